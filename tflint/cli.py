@@ -1,0 +1,174 @@
+"""Command line: ``tflint PATH...``, ``tflint rules``, ``tflint rule CODE``."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from tflint.errors import UsageError
+
+EXIT_USAGE = 2
+
+
+class _DefaultToCheck(click.Group):
+    """``tflint model.h5`` means ``tflint check model.h5``, as ``ruff`` works."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+            args = ["check", *args]
+        elif not args:
+            args = ["check"]
+        return super().parse_args(ctx, args)
+
+
+def _version() -> str:
+    from tflint import __version__
+
+    return __version__
+
+
+@click.group(cls=_DefaultToCheck, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(version=None, package_name="tflint", prog_name="tflint",
+                      message="%(prog)s %(version)s")
+def main() -> None:
+    """Lint Keras (.h5, .keras, JSON) and TFLite models for what breaks or slows them on-device.
+
+    tflint PATH... is short for tflint check PATH...
+    """
+
+
+def _split(values: tuple[str, ...]) -> list[str]:
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "sarif", "github"]),
+              default="text", show_default=True, help="Report format.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the report to FILE instead of standard output.")
+@click.option("--select", multiple=True, metavar="SELECTORS",
+              help="Rules to enable: codes, code prefixes, names or categories (comma-separated).")
+@click.option("--ignore", multiple=True, metavar="SELECTORS",
+              help="Rules to disable, same selectors as --select.")
+@click.option("--target", type=click.Choice(["xnnpack"]), default=None,
+              help="Runtime the model is meant for  [default: xnnpack].")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="pyproject.toml to read [tool.tflint] from (default: the nearest one).")
+@click.option("--isolated", is_flag=True, help="Ignore every configuration file.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when diagnostics are found.")
+@click.option("-q", "--quiet", is_flag=True, help="Print diagnostics and errors only.")
+@click.option("--statistics", is_flag=True, help="Count diagnostics per rule.")
+def check(paths: tuple[str, ...], output_format: str, output: Path | None,
+          select: tuple[str, ...], ignore: tuple[str, ...], target: str | None,
+          config_path: Path | None, isolated: bool, exit_zero: bool, quiet: bool,
+          statistics: bool) -> None:
+    """Lint model files and folders (recursing into model files)."""
+    from tflint.config import Config, find_pyproject, load_config
+    from tflint.engine import lint
+    from tflint.reporters import render
+
+    if not paths:
+        _fail("no model file or folder given (try 'tflint --help')")
+    try:
+        if isolated:
+            config = Config()
+        elif config_path is not None:
+            if not config_path.is_file():
+                raise UsageError(f"{config_path}: configuration file not found")
+            config = load_config(config_path)
+        else:
+            config = load_config(find_pyproject(Path(paths[0])))
+        if select:
+            config.select = _split(select)
+        if ignore:
+            config.ignore = [*config.ignore, *_split(ignore)]
+        if target:
+            config.target = target
+        result = lint(list(paths), config)
+        report = render(result, output_format, quiet=quiet, statistics=statistics)
+    except UsageError as exc:
+        _fail(str(exc))
+    if output is None:
+        click.echo(report, nl=False)
+    else:
+        _write_atomically(output, report)
+    sys.exit(result.exit_code(exit_zero))
+
+
+@main.command("rules")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def list_rules(output_format: str) -> None:
+    """List every rule with its code, name, category and fix availability."""
+    import json
+
+    from tflint.registry import load_rules, parse_doc
+
+    rules = _guard(load_rules)
+    if output_format == "json":
+        click.echo(json.dumps([
+            {"code": r.code, "name": r.name, "category": r.category,
+             "severity": r.severity.value, "file_kinds": sorted(r.file_kinds),
+             "fix": r.fix_availability, "summary": parse_doc(r).summary,
+             "plugin": r.__module__.split(".")[0]}
+            for r in rules], indent=2))
+        return
+    for rule in rules:
+        fix = "" if rule.fix_availability == "none" else f" [fix: {rule.fix_availability}]"
+        click.echo(f"{rule.code}  {rule.name:<28} {rule.category:<15} "
+                   f"{parse_doc(rule).summary}{fix}")
+
+
+@main.command("rule")
+@click.argument("code")
+def show_rule(code: str) -> None:
+    """Print one rule's documentation, e.g. tflint rule TFL101."""
+    from tflint.registry import find_rule, parse_doc
+
+    rule = _guard(lambda: find_rule(code))
+    doc = parse_doc(rule)
+    kinds = ", ".join(sorted(rule.file_kinds))
+    click.echo(f"# {rule.name} ({rule.code})\n")
+    click.echo(f"Category: {rule.category}. Default severity: {rule.severity.value}. "
+               f"Applies to: {kinds}. Fix: {rule.fix_availability}.\n")
+    click.echo(doc.summary + "\n")
+    for title, body in doc.sections.items():
+        click.echo(f"## {title}\n\n{body}\n")
+    if rule.options:
+        click.echo("## Options\n")
+        for key, value in rule.options.items():
+            click.echo(f"- `{key.replace('_', '-')}` (default `{value!r}`)")
+
+
+def _guard(call):  # type: ignore[no-untyped-def]
+    try:
+        return call()
+    except UsageError as exc:
+        _fail(str(exc))
+
+
+def _fail(message: str) -> None:
+    click.echo(f"tflint: error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write the whole report or nothing: no partial file on failure."""
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        handle = tempfile.NamedTemporaryFile("w", dir=folder, prefix=f".{path.name}.",
+                                             suffix=".tmp", delete=False, encoding="utf-8")
+    except OSError as exc:
+        _fail(f"{path}: cannot write report: {exc.strerror or exc}")
+    try:
+        with handle:
+            handle.write(text)
+        os.replace(handle.name, path)
+    except OSError as exc:
+        os.unlink(handle.name)
+        _fail(f"{path}: cannot write report: {exc.strerror or exc}")

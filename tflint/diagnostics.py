@@ -1,0 +1,67 @@
+"""What a rule reports: one diagnostic per finding, with an optional fix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+from tflint.graph import Location
+
+CATEGORIES = ("unsupported-op", "dynamic-shape", "quantization", "fusion", "model", "security")
+
+Applicability = Literal["safe", "unsafe"]
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return {"error": 2, "warning": 1, "info": 0}[self.value]
+
+
+@dataclass(slots=True, frozen=True)
+class Fix:
+    """A rewrite of the Keras model that would resolve a diagnostic.
+
+    ``safe`` fixes keep what the model computes; ``unsafe`` ones change it
+    (the user must retrain or fine-tune).  ``action`` is the machine-readable
+    description the fixer applies, e.g. ``{"replace_layer": "act",
+    "with": {"class_name": "ReLU", "config": {}}}``.
+    """
+
+    applicability: Applicability
+    title: str
+    action: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"applicability": self.applicability, "title": self.title}
+
+
+@dataclass(slots=True)
+class Diagnostic:
+    code: str
+    rule: str
+    category: str
+    severity: Severity
+    message: str
+    location: Location | None = None
+    suggestion: str | None = None
+    fix: Fix | None = None
+    #: Id of the graph node the diagnostic is about, for per-node ignores.
+    node_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "rule": self.rule,
+            "category": self.category,
+            "severity": self.severity.value,
+            "message": self.message,
+            "location": None if self.location is None else self.location.to_dict(),
+            "suggestion": self.suggestion,
+            "fix": None if self.fix is None else self.fix.to_dict(),
+        }

@@ -1,0 +1,182 @@
+"""Graph → rules → diagnostics, for every file of a run.
+
+``lint`` is the public entry point: ``tflint.lint("model.h5")`` returns a
+:class:`Result` whichever way it is called (Python or CLI).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+
+from tflint import loaders
+from tflint.config import CATEGORIES, Config, find_pyproject, load_config, selector_specificity
+from tflint.diagnostics import Diagnostic, Severity
+from tflint.errors import ModelFileError, UsageError
+from tflint.graph import FileKind, ModelGraph
+from tflint.registry import load_rules
+from tflint.rule import Rule, RuleContext
+from tflint.summary import model_summary
+
+_SKIPPED_FOLDERS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox"}
+
+
+@dataclass
+class FileResult:
+    path: str
+    kind: FileKind | None = None
+    error: str | None = None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    #: Whole-file report sections added by rules (``delegation``, ...).
+    sections: dict[str, Any] = field(default_factory=dict)
+    #: Text lines rules add to the file's summary.
+    notes: list[str] = field(default_factory=list)
+    #: Model-level facts: subgraphs, op histogram, parameters, signatures.
+    model: dict[str, Any] | None = None
+    graph: ModelGraph | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "kind": self.kind,
+            "error": self.error,
+            "diagnostics": [d.to_dict() for d in self.diagnostics],
+            "delegation": self.sections.get("delegation"),
+            **{k: v for k, v in self.sections.items() if k != "delegation"},
+            "model": self.model,
+        }
+
+
+@dataclass
+class Result:
+    files: list[FileResult]
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        return [d for f in self.files for d in f.diagnostics]
+
+    @property
+    def errors(self) -> list[FileResult]:
+        return [f for f in self.files if f.error is not None]
+
+    def exit_code(self, exit_zero: bool = False) -> int:
+        """0 clean, 1 diagnostics found, 2 an input could not be read."""
+        if self.errors:
+            return 2
+        return 0 if exit_zero or not self.diagnostics else 1
+
+    def to_dict(self) -> dict[str, Any]:
+        from tflint import __version__
+
+        return {"tflint_version": __version__, "files": [f.to_dict() for f in self.files]}
+
+
+def lint(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+         config: Config | None = None) -> Result:
+    """Lint model files and folders; never raises for a bad model file."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    names = [os.fspath(p) for p in paths]
+    if config is None:
+        config = load_config(find_pyproject(Path(names[0]) if names else Path.cwd()))
+    rules = select_rules(config)
+    return Result([lint_file(path, rules, config) for path in discover(names, config)])
+
+
+def select_rules(config: Config) -> list[type[Rule]]:
+    all_rules = load_rules()
+    for selector in (*config.select, *config.ignore):
+        if selector != "ALL" and selector not in CATEGORIES and not any(
+            selector_specificity(rule, selector) for rule in all_rules
+        ):
+            raise UsageError(f"unknown rule selector {selector!r} (see 'tflint rules')")
+    return [rule for rule in all_rules if config.rule_selected(rule)]
+
+
+def discover(paths: Iterable[str], config: Config) -> Iterator[str]:
+    """Files named on the command line, and model files found in folders."""
+    for path in paths:
+        if os.path.isdir(path):
+            yield from _walk(path, config)
+        else:
+            # A file named explicitly is always linted, even if excluded or
+            # missing: the user asked for it and deserves an error line.
+            yield path
+
+
+def _walk(folder: str, config: Config) -> Iterator[str]:
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIPPED_FOLDERS and not d.startswith("."))
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            extension = os.path.splitext(name)[1].lower()
+            if _excluded(path, config):
+                continue
+            if extension in loaders.MODEL_EXTENSIONS or (
+                extension in loaders.CONFIG_EXTENSIONS and loaders.looks_like_keras_config(path)
+            ):
+                yield path
+
+
+def _excluded(path: str, config: Config) -> bool:
+    if not config.exclude:
+        return False
+    try:
+        relative = Path(path).resolve().relative_to(config.root.resolve()).as_posix()
+    except ValueError:
+        relative = Path(path).as_posix()
+    return any(fnmatchcase(relative, pattern) for pattern in config.exclude)
+
+
+def lint_file(path: str, rules: Sequence[type[Rule]], config: Config) -> FileResult:
+    result = FileResult(path=path)
+    try:
+        graph = loaders.load(path)
+    except ModelFileError as exc:
+        result.error = str(exc)
+        return result
+    except MemoryError:
+        result.error = "file too large to load"
+        return result
+    result.kind = graph.kind
+    result.graph = graph
+    result.model = model_summary(graph)
+    shared: dict[Any, Any] = {}
+    for rule in rules:
+        if graph.kind not in rule.file_kinds or config.ignored_for_file(rule, path):
+            continue
+        ctx = RuleContext(graph=graph, rule=rule, target=config.target,
+                          options=config.options_for(rule), shared=shared,
+                          sections=result.sections, notes=result.notes)
+        try:
+            found = list(rule().check(ctx))
+        except ModelFileError as exc:
+            result.error = str(exc)
+            return result
+        except Exception as exc:  # a rule bug must not hide the other files' results
+            result.error = f"rule {rule.code} failed: {type(exc).__name__}: {exc}"
+            return result
+        result.diagnostics.extend(_kept(found, rule, graph, config))
+    position = {node_id: i for i, node_id in enumerate(graph.node_ids())}
+    result.diagnostics.sort(key=lambda d: (position.get(d.node_id or "", -1), d.code))
+    return result
+
+
+def _kept(found: list[Diagnostic], rule: type[Rule], graph: ModelGraph,
+          config: Config) -> Iterator[Diagnostic]:
+    override = config.severity.get(rule.code)
+    for diagnostic in found:
+        if config.per_node_ignores and diagnostic.node_id is not None:
+            node = graph.node(diagnostic.node_id)
+            if config.ignored_for_node(rule, (node.name, node.layer_name or "", node.id)):
+                continue
+        if override is not None:
+            diagnostic.severity = override
+        yield diagnostic
+
+
+__all__ = ["FileResult", "Result", "Severity", "lint", "lint_file", "select_rules"]

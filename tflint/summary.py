@@ -1,0 +1,72 @@
+"""Model-level facts shown in every report: what the file holds, not what is wrong."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tflint.graph import ModelGraph, Tensor
+
+
+def _tensor_dict(tensor: Tensor) -> dict[str, Any]:
+    quantization = tensor.quantization
+    return {
+        "name": tensor.name,
+        "dtype": tensor.dtype,
+        "shape": None if tensor.shape is None else list(tensor.shape),
+        "quantization": None if quantization is None else {
+            "scale": list(quantization.scale[:8]),
+            "zero_point": list(quantization.zero_point[:8]),
+            "per_channel": quantization.per_channel,
+        },
+    }
+
+
+def model_summary(graph: ModelGraph) -> dict[str, Any]:
+    """Facts for the json ``model`` block and the text summary line."""
+    summary: dict[str, Any] = {
+        "nodes": len(graph),
+        "op_histogram": graph.op_histogram(),
+        "inputs": [_tensor_dict(t) for t in graph.inputs],
+        "outputs": [_tensor_dict(t) for t in graph.outputs],
+    }
+    if graph.kind == "tflite":
+        facts = graph.facts.get("tflite", {})
+        summary.update(
+            subgraphs=facts.get("subgraphs", []),
+            parameters=facts.get("parameters"),
+            weight_bytes_by_dtype=facts.get("weight_bytes_by_dtype", {}),
+            metadata=facts.get("metadata", []),
+            description=facts.get("description"),
+            signatures=[
+                {
+                    "key": s.key,
+                    "subgraph": s.subgraph,
+                    "inputs": {k: _tensor_dict(t) for k, t in s.inputs.items()},
+                    "outputs": {k: _tensor_dict(t) for k, t in s.outputs.items()},
+                }
+                for s in graph.signatures
+            ],
+        )
+    else:
+        facts = graph.facts.get("keras", {})
+        summary.update({k: facts.get(k) for k in ("dialect", "container", "keras_version",
+                                                   "model_class", "dtype_policy", "has_weights")})
+    return summary
+
+
+def summary_line(kind: str, summary: dict[str, Any]) -> str:
+    """One line such as ``tflite, 1 subgraph, 42 ops, 1.2M parameters``."""
+    if kind == "tflite":
+        subgraphs = len(summary.get("subgraphs") or []) or 1
+        parameters = summary.get("parameters") or 0
+        return (f"tflite, {subgraphs} subgraph{'s' if subgraphs != 1 else ''}, "
+                f"{summary['nodes']} ops, {_count(parameters)} parameters")
+    dialect = summary.get("dialect") or "keras"
+    return f"{dialect} {summary.get('model_class') or 'model'}, {summary['nodes']} layer calls"
+
+
+def _count(value: int) -> str:
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if value >= size:
+            return f"{value / size:.1f}{unit}"
+    return str(value)
