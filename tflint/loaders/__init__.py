@@ -1,0 +1,68 @@
+"""File → graph: pick the loader from the file's content, not its name.
+
+Loader modules are imported only when a file of their kind comes in, so a
+``.tflite`` lint never imports h5py.
+"""
+
+from __future__ import annotations
+
+import os
+
+from tflint.errors import ModelFileError
+from tflint.graph import FileKind, ModelGraph
+
+#: Extensions picked up when recursing into a folder.
+MODEL_EXTENSIONS = (".tflite", ".h5", ".hdf5", ".keras")
+#: Also picked up in folders, when the content looks like a Keras config.
+CONFIG_EXTENSIONS = (".json",)
+
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+_ZIP_SIGNATURE = b"PK\x03\x04"
+_TFLITE_IDENTIFIER = b"TFL3"
+
+
+def sniff(path: str) -> FileKind:
+    """Tell the kind of a model file from its first bytes."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+    except IsADirectoryError:
+        raise ModelFileError("is a directory") from None
+    except OSError as exc:
+        raise ModelFileError(f"cannot read file: {exc.strerror or exc}") from None
+    if not head:
+        raise ModelFileError("file is empty")
+    if head[4:8] == _TFLITE_IDENTIFIER:
+        return "tflite"
+    if head.startswith((_HDF5_SIGNATURE, _ZIP_SIGNATURE)) or head.lstrip()[:1] == b"{":
+        return "keras"
+    extension = os.path.splitext(path)[1].lower()
+    if extension == ".tflite":
+        raise ModelFileError("not a TFLite flatbuffer (no 'TFL3' file identifier)")
+    if extension in (".h5", ".hdf5"):
+        raise ModelFileError("not an HDF5 file (bad signature)")
+    if extension == ".keras":
+        raise ModelFileError("not a Keras archive (not a zip file)")
+    raise ModelFileError("not a model file: expected a .tflite flatbuffer, an HDF5 or .keras "
+                         "model, or a Keras JSON config")
+
+
+def load(path: str) -> ModelGraph:
+    """Load any supported model file into a :class:`ModelGraph`."""
+    if sniff(path) == "tflite":
+        from tflint.loaders.tflite import load_tflite
+
+        return load_tflite(path)
+    from tflint.loaders.keras import load_keras
+
+    return load_keras(path)
+
+
+def looks_like_keras_config(path: str) -> bool:
+    """Cheap check used only when recursing folders: is this JSON a model config?"""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    return head.lstrip()[:1] == b"{" and b'"class_name"' in head and b'"config"' in head

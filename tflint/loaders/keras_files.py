@@ -1,0 +1,394 @@
+"""Read the model config out of the three Keras containers, within limits.
+
+Each reader returns ``(config, facts)``: ``config`` is the parsed model
+config normalized to the ``{"class_name": ..., "config": ...}`` top level,
+``facts`` tells what the container said about the model (Keras version,
+backend, whether weights are present).  Nothing stored in the file is
+executed, imported or unmarshalled: the config is JSON and is only parsed.
+
+Every size is checked before the data is read, so a hostile file (a zip bomb,
+a huge attribute, a JSON document nested 100 000 deep) costs a quick
+:class:`ModelFileError`, not memory or a ``RecursionError``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import struct
+import zipfile
+import zlib
+from array import array
+from itertools import accumulate
+from typing import Any
+
+from tflint.errors import ModelFileError
+
+Facts = dict[str, Any]
+
+MIB = 1 << 20
+#: A config of 10 000 layers is about 20 MiB of JSON.
+MAX_CONFIG_BYTES = 64 * MIB
+MAX_METADATA_BYTES = 1 * MIB
+#: Real configs nest about 15 deep; nested models add 4 levels each.
+MAX_JSON_DEPTH = 200
+#: A .keras archive holds a handful of files (plus assets).
+MAX_ZIP_ENTRIES = 10_000
+#: Deflate reaches about 1000:1 only on degenerate data; real entries stay far below.
+MAX_COMPRESSION_RATIO = 200
+#: Entries smaller than this are never a memory problem, whatever their ratio.
+RATIO_MIN_SIZE = 1 * MIB
+
+CONFIG_ENTRY = "config.json"
+METADATA_ENTRY = "metadata.json"
+WEIGHTS_ENTRY = "model.weights.h5"
+
+
+# -- JSON ---------------------------------------------------------------------
+
+# A JSON string; removed before counting brackets so that "[" inside a string
+# does not count.  Unrolled form: no backtracking blow-up on long strings.
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
+# Openers become +1 and closers -1 once read as signed bytes.
+_DEPTH_STEP = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+
+
+def json_depth(text: str) -> int:
+    """The deepest bracket nesting of a JSON text, without parsing it.
+
+    Linear and iterative, so it is safe on any input; unbalanced text gives a
+    meaningless number that the parser then rejects anyway.
+    """
+    outside_strings = _JSON_STRING.sub("", text).encode("utf-8", "replace")
+    steps = array("b")
+    steps.frombytes(outside_strings.translate(_DEPTH_STEP, _NOT_BRACKETS))
+    return max(accumulate(steps), default=0)
+
+
+def parse_json(data: bytes | str, what: str = "JSON") -> Any:
+    """Parse JSON text with size and nesting limits; errors name the position."""
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ModelFileError(
+            f"{what} is too large ({len(data) / MIB:.0f} MiB, limit {MAX_CONFIG_BYTES // MIB} MiB)"
+        )
+    if isinstance(data, bytes):
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ModelFileError(f"{what} is not UTF-8 text (byte {exc.start})") from None
+    else:
+        text = data
+    depth = json_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise ModelFileError(
+            f"{what} is nested too deeply ({depth} levels, limit {MAX_JSON_DEPTH})"
+        )
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ModelFileError(
+            f"invalid {what} at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
+    except (ValueError, RecursionError) as exc:  # e.g. an integer of 5000 digits
+        raise ModelFileError(f"invalid {what}: {exc}") from None
+
+
+def as_model_config(document: Any, what: str = "JSON") -> dict[str, Any]:
+    """Normalize a parsed config to the ``{"class_name", "config"}`` top level.
+
+    Accepts ``model.to_json()`` output and ``.keras`` ``config.json`` (both
+    already in that form) and a bare model config (the inner ``config`` dict,
+    recognized by its ``layers``).
+    """
+    if isinstance(document, dict):
+        if isinstance(document.get("class_name"), str) and "config" in document:
+            return document
+        if isinstance(document.get("layers"), list):
+            class_name = "Functional" if "input_layers" in document else "Sequential"
+            return {"class_name": class_name, "config": document}
+    raise ModelFileError(f"{what} is not a Keras model config (no class_name/config)")
+
+
+def read_json_file(path: str) -> tuple[dict[str, Any], Facts]:
+    """A Keras model config saved as JSON (``model.to_json()``)."""
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_CONFIG_BYTES:
+            raise ModelFileError(
+                f"JSON file is too large ({size / MIB:.0f} MiB, "
+                f"limit {MAX_CONFIG_BYTES // MIB} MiB)"
+            )
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ModelFileError(f"cannot read file: {exc.strerror or exc}") from None
+    config = as_model_config(parse_json(data))
+    facts: Facts = {
+        "container": "json",
+        "keras_version": _text_or_none(config.get("keras_version")),
+        "backend": _text_or_none(config.get("backend")),
+        "has_weights": False,
+        "layers_with_weights": [],
+    }
+    return config, facts
+
+
+# -- .keras (zip) ---------------------------------------------------------------
+
+_EOCD_SIGNATURE = b"PK\x05\x06"
+_EOCD_SIZE = 22
+_MAX_ZIP_COMMENT = 0xFFFF
+
+
+def _declared_entry_count(path: str) -> int | None:
+    """Entry count from the end-of-central-directory record, before zipfile parses it.
+
+    ``None`` when the record is not found or uses the zip64 escape; zipfile
+    then decides.  Spares reading a central directory of millions of entries.
+    """
+    with open(path, "rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        size = handle.tell()
+        tail_size = min(size, _EOCD_SIZE + _MAX_ZIP_COMMENT)
+        handle.seek(size - tail_size)
+        tail = handle.read(tail_size)
+    at = tail.rfind(_EOCD_SIGNATURE)
+    if at < 0 or len(tail) - at < _EOCD_SIZE:
+        return None
+    (total,) = struct.unpack_from("<H", tail, at + 10)
+    return None if total == 0xFFFF else total
+
+
+def _unsafe_reason(name: str) -> str | None:
+    """Why an entry name could escape an extraction folder, if it could."""
+    if "\\" in name:
+        return "backslash in path"
+    if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
+        return "absolute path"
+    if ".." in name.split("/"):
+        return "parent directory reference"
+    if "\x00" in name:
+        return "NUL byte in path"
+    return None
+
+
+def check_zip_directory(infos: list[zipfile.ZipInfo]) -> None:
+    """Refuse archives whose central directory is hostile, before reading any entry."""
+    if len(infos) > MAX_ZIP_ENTRIES:
+        raise ModelFileError(
+            f"zip archive has too many entries ({len(infos)}, limit {MAX_ZIP_ENTRIES})"
+        )
+    seen: set[str] = set()
+    for info in infos:
+        name = info.filename
+        reason = _unsafe_reason(name)
+        if reason is not None:
+            raise ModelFileError(f"zip entry {name!r} has an unsafe path ({reason})")
+        if name in seen:
+            # zipfile would silently read the last one, Keras maybe another.
+            raise ModelFileError(f"zip archive has duplicate entries named {name!r}")
+        seen.add(name)
+        if info.file_size > RATIO_MIN_SIZE and (
+            info.compress_size == 0 or info.file_size > MAX_COMPRESSION_RATIO * info.compress_size
+        ):
+            ratio = info.file_size / max(info.compress_size, 1)
+            raise ModelFileError(
+                f"zip entry {name!r} expands {ratio:.0f}:1 to {info.file_size / MIB:.0f} MiB "
+                f"(zip bomb? limit {MAX_COMPRESSION_RATIO}:1)"
+            )
+
+
+def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
+    """An entry's bytes, refusing more than ``limit`` whatever its header declares."""
+    if info.file_size > limit:
+        raise ModelFileError(
+            f"zip entry {info.filename!r} is too large "
+            f"({info.file_size / MIB:.0f} MiB, limit {limit // MIB} MiB)"
+        )
+    if info.flag_bits & 0x1:
+        raise ModelFileError(f"zip entry {info.filename!r} is encrypted")
+    with archive.open(info) as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise ModelFileError(
+            f"zip entry {info.filename!r} holds more data than its header declares"
+        )
+    return data
+
+
+def read_keras_zip(path: str) -> tuple[dict[str, Any], Facts]:
+    """The ``config.json`` and ``metadata.json`` of a Keras 3 ``.keras`` archive."""
+    try:
+        declared = _declared_entry_count(path)
+        if declared is not None and declared > MAX_ZIP_ENTRIES:
+            raise ModelFileError(
+                f"zip archive has too many entries ({declared}, limit {MAX_ZIP_ENTRIES})"
+            )
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+            check_zip_directory(infos)
+            by_name = {info.filename: info for info in infos}
+            config_info = by_name.get(CONFIG_ENTRY)
+            if config_info is None:
+                raise ModelFileError("zip archive is not a Keras model (no config.json)")
+            config_data = _read_entry(archive, config_info, MAX_CONFIG_BYTES)
+            metadata_info = by_name.get(METADATA_ENTRY)
+            metadata_data = (
+                None
+                if metadata_info is None
+                else _read_entry(archive, metadata_info, MAX_METADATA_BYTES)
+            )
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise ModelFileError(f"not a valid zip archive (truncated?): {exc}") from None
+    except NotImplementedError as exc:  # compression method zipfile lacks
+        raise ModelFileError(f"cannot read zip archive: {exc}") from None
+    except OSError as exc:
+        raise ModelFileError(f"cannot read zip archive: {exc.strerror or exc}") from None
+
+    config = as_model_config(parse_json(config_data, "config.json"), "config.json")
+    metadata: Any = {}
+    if metadata_data is not None:
+        metadata = parse_json(metadata_data, "metadata.json")
+        if not isinstance(metadata, dict):
+            raise ModelFileError("metadata.json is not a JSON object")
+    facts: Facts = {
+        "container": "keras",
+        "keras_version": _text_or_none(metadata.get("keras_version")),
+        "backend": _text_or_none(metadata.get("backend")),
+        "date_saved": _text_or_none(metadata.get("date_saved")),
+        # The weights file is never opened: which layers have weights is unknown.
+        "has_weights": WEIGHTS_ENTRY in by_name,
+        "layers_with_weights": [],
+    }
+    return config, facts
+
+
+# -- legacy HDF5 ------------------------------------------------------------------
+
+
+def _attribute_size(attrs: Any, name: str) -> int | None:
+    """Bytes an attribute will take once read, or ``None`` for variable-length data.
+
+    Newer Keras writes ``model_config`` as a variable-length string, whose
+    length HDF5 tells only by reading it; it lives uncompressed in the file,
+    so reading it costs at most the file's size.
+    """
+    attr_id = attrs.get_id(name)
+    dtype = attr_id.dtype
+    if dtype.kind == "O":
+        return None
+    count = 1
+    for dim in attr_id.shape or ():
+        count *= dim
+    return count * dtype.itemsize
+
+
+def _too_large(name: str, size: int, limit: int) -> ModelFileError:
+    return ModelFileError(
+        f"HDF5 attribute {name!r} is too large ({size / MIB:.0f} MiB, limit {limit // MIB} MiB)"
+    )
+
+
+def _read_attribute(attrs: Any, name: str, limit: int) -> Any:
+    """An attribute's value, refused when it is larger than ``limit`` bytes."""
+    size = _attribute_size(attrs, name)
+    if size is not None and size > limit:
+        raise _too_large(name, size, limit)
+    value = attrs[name]
+    if size is None:
+        # Variable-length data: its length can only be checked once read.
+        items = value.reshape(-1).tolist() if hasattr(value, "reshape") else [value]
+        size = sum(len(item) for item in items if isinstance(item, str | bytes))
+        if size > limit:
+            raise _too_large(name, size, limit)
+    return value
+
+
+def _attribute_text(value: Any, name: str) -> str:
+    """A string attribute as text, whether stored fixed-length, variable or as a 1-array."""
+    if hasattr(value, "shape") and getattr(value, "shape", ()) not in ((), None):
+        if value.size != 1:
+            raise ModelFileError(f"HDF5 attribute {name!r} is not a single string")
+        value = value.reshape(-1)[0]
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ModelFileError(
+                f"HDF5 attribute {name!r} is not UTF-8 (byte {exc.start})"
+            ) from None
+    if isinstance(value, str):
+        return value
+    raise ModelFileError(f"HDF5 attribute {name!r} is not a string")
+
+
+def _text_or_none(value: Any) -> str | None:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    return value if isinstance(value, str) else None
+
+
+def _names(value: Any) -> list[str]:
+    """A list-of-names attribute (fixed bytes or variable str) as text."""
+    items = value.reshape(-1).tolist() if hasattr(value, "reshape") else [value]
+    return [
+        item.decode("utf-8", "replace") if isinstance(item, bytes) else str(item) for item in items
+    ]
+
+
+def _layers_with_weights(weights: Any) -> list[str]:
+    """Layer names whose ``model_weights`` group lists at least one weight."""
+    if "layer_names" not in weights.attrs:
+        return []
+    names = _names(_read_attribute(weights.attrs, "layer_names", MAX_CONFIG_BYTES))
+    found = []
+    for name in names:
+        group = weights.get(name)
+        if group is None or "weight_names" not in group.attrs:
+            continue
+        shape = group.attrs.get_id("weight_names").shape
+        if shape and shape[0] > 0:
+            found.append(name)
+    return found
+
+
+def read_h5(path: str) -> tuple[dict[str, Any], Facts]:
+    """The ``model_config`` root attribute of a legacy Keras HDF5 model file."""
+    import h5py  # only HDF5 files pay for importing it
+
+    try:
+        with h5py.File(path, "r") as handle:
+            attrs = handle.attrs
+            if "model_config" not in attrs:
+                raise ModelFileError("HDF5 file has no Keras model config (weights-only file?)")
+            raw = _read_attribute(attrs, "model_config", MAX_CONFIG_BYTES)
+            text = _attribute_text(raw, "model_config")
+            facts: Facts = {"container": "h5"}
+            for key in ("keras_version", "backend"):
+                value = (
+                    _read_attribute(attrs, key, MAX_METADATA_BYTES)
+                    if key in attrs
+                    else None
+                )
+                facts[key] = _text_or_none(value)
+            weights = handle.get("model_weights")
+            facts["has_weights"] = isinstance(weights, h5py.Group)
+            facts["layers_with_weights"] = (
+                _layers_with_weights(weights) if facts["has_weights"] else []
+            )
+    except ModelFileError:
+        raise
+    except OSError as exc:
+        # h5py puts the HDF5 reason in the message ("truncated file: eof = ...").
+        reason = str(exc).split("(", 1)[-1].rstrip(")") if "(" in str(exc) else str(exc)
+        raise ModelFileError(f"cannot read HDF5 file: {reason}") from None
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise ModelFileError(f"cannot read HDF5 file: {exc}") from None
+    config = as_model_config(parse_json(text, "model_config"), "HDF5 model_config")
+    for key in ("keras_version", "backend"):
+        if facts[key] is None:
+            facts[key] = _text_or_none(config.get(key))
+    return config, facts
+
