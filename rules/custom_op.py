@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from tflint_rules import _data
+
+from tflint.diagnostics import Diagnostic, Severity
+from tflint.rule import Rule, RuleContext
+
+
+class CustomOp(Rule):
+    """Custom op in a `.tflite` model that the runtime must have registered.
+
+    ## What it does
+    Flags every operator with a custom code other than the Flex ops, and says
+    whether the stock LiteRT op resolver registers it (for example
+    `TFLite_Detection_PostProcess`), whether it needs a vendor runtime
+    (`edgetpu-custom-op`), or whether the app must register it itself.
+
+    ## Why is this bad
+    An unregistered custom op makes the interpreter refuse the model
+    ("Encountered unresolved custom op").  Registered or not, a custom op is
+    never taken by the XNNPACK delegate, so it runs on the CPU and splits the
+    graph into extra partitions.
+
+    ## Example
+    ```
+    model.tflite:1:1: error TFL102 custom op 'MyNorm' is not registered by the stock op resolver (subgraph 0 / op 7 (MyNorm) "model/my_norm")
+    ```
+
+    ## How to fix
+    Replace the custom op by builtin ops in the model (the converter emits
+    one when `allow_custom_ops=True` lets an unsupported op through), or
+    register its kernel with the interpreter (`AddCustom` in C++) in every app
+    that loads the model.
+    """
+
+    code = "TFL102"
+    name = "custom-op"
+    category = "unsupported-op"
+    severity = Severity.ERROR
+    file_kinds = frozenset({"tflite"})
+
+    def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
+        known = _data.load("custom_ops.json")["ops"]
+        for node in ctx.graph.nodes():
+            if node.origin != "custom":
+                continue
+            entry = known.get(node.op_type)
+            if entry is None:
+                yield ctx.diagnostic(
+                    node,
+                    f"custom op '{node.op_type}' is not registered by the stock op resolver",
+                    suggestion=("register its kernel with the interpreter in every app that loads "
+                                "the model, or rebuild the model without it (builtin ops only)"),
+                )
+            elif entry["registered_by_default"]:
+                yield ctx.diagnostic(
+                    node,
+                    f"custom op '{node.op_type}' runs on the CPU, outside XNNPACK",
+                    suggestion=entry["advice"],
+                    severity=Severity.INFO,
+                )
+            else:
+                yield ctx.diagnostic(
+                    node,
+                    f"custom op '{node.op_type}' needs {entry['needs']}",
+                    suggestion=entry["advice"],
+                )
