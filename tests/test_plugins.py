@@ -1,0 +1,84 @@
+"""Rules are plugins: third-party ones are found like the built-ins, broken ones say why."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from conftest import fixture, run_tflint
+
+import tflint.engine
+import tflint.registry
+
+PLUGIN = '''
+from tflint import Rule, Severity
+
+
+class TooManyLayers(Rule):
+    """Model has more layers than the team allows.
+
+    ## What it does
+    Counts the nodes.
+
+    ## Why is this bad
+    Big models are slow.
+
+    ## Example
+    A model with 5 layers when the limit is 2.
+
+    ## How to fix
+    Prune it.
+    """
+
+    code = "ACME001"
+    name = "too-many-layers"
+    category = "model"
+    severity = Severity.INFO
+    options = {"limit": 2}
+
+    def check(self, ctx):
+        if len(ctx.graph) > ctx.options["limit"]:
+            yield ctx.diagnostic(None, f"{len(ctx.graph)} layers, limit {ctx.options['limit']}")
+'''
+
+
+def _install_plugin(tmp_path: Path, body: str,
+                    entry: str = "ACME001 = acme_rules:TooManyLayers") -> dict:
+    (tmp_path / "acme_rules.py").write_text(body)
+    dist = tmp_path / "acme_rules-1.0.dist-info"
+    dist.mkdir(exist_ok=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-rules\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(f"[tflint.rules]\n{entry}\n")
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+
+
+def test_third_party_rule_is_discovered_and_configurable(tmp_path: Path) -> None:
+    env = _install_plugin(tmp_path, PLUGIN)
+    listing = run_tflint("rules", env=env)
+    assert "ACME001  too-many-layers" in listing.out
+    model = fixture("seed/lambda_sincos.h5")
+    run = run_tflint("--select", "ACME", model, env=env)
+    assert run.code == 1 and "info ACME001" in run.out
+    (tmp_path / "pyproject.toml").write_text('[tool.tflint.rules.ACME001]\nlimit = 1000\n')
+    assert run_tflint("--select", "model", model, cwd=tmp_path, env=env).code == 0
+
+
+def test_broken_plugins_are_reported_cleanly(tmp_path: Path) -> None:
+    broken = PLUGIN.replace('category = "model"', 'category = "style"')
+    env = _install_plugin(tmp_path, broken)
+    run = run_tflint(fixture("seed/lambda_sincos.h5"), env=env)
+    assert run.code == 2
+    assert "category 'style' is not one of" in run.err and "Traceback" not in run.err
+    env = _install_plugin(tmp_path, "raise ImportError('boom')\n")
+    run = run_tflint("rules", env=env)
+    assert run.code == 2 and "cannot load rule plugin" in run.err and "boom" in run.err
+
+
+def test_core_names_no_builtin_rule() -> None:
+    """The engine must know no specific rule: the built-ins are found as plugins."""
+    core = Path(tflint.engine.__file__).parent
+    for source in core.rglob("*.py"):
+        assert "tflint_rules" not in source.read_text(), source
+    codes = {rule.code for rule in tflint.registry.load_rules()}
+    assert {"TFL101", "TFL102", "TFL103"} <= codes
