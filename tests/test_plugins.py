@@ -75,6 +75,21 @@ def test_broken_plugins_are_reported_cleanly(tmp_path: Path) -> None:
     assert run.code == 2 and "cannot load rule plugin" in run.err and "boom" in run.err
 
 
+def test_a_module_entry_point_registers_every_rule_in_it(tmp_path: Path) -> None:
+    second = PLUGIN.replace("TooManyLayers", "TooFewLayers").replace("ACME001", "ACME002")
+    env = _install_plugin(tmp_path, PLUGIN + second.split("from tflint import Rule, Severity")[1],
+                          entry="acme = acme_rules")
+    codes = [line.split()[0] for line in run_tflint("rules", env=env).out.splitlines()]
+    assert "ACME001" in codes and "ACME002" in codes
+
+
+def test_duplicate_codes_are_refused(tmp_path: Path) -> None:
+    clash = PLUGIN.replace('"ACME001"', '"TFL101"')
+    env = _install_plugin(tmp_path, clash, entry="clash = acme_rules:TooManyLayers")
+    run = run_tflint("rules", env=env)
+    assert run.code == 2 and "rule code TFL101 is registered twice" in run.err
+
+
 def test_core_names_no_builtin_rule() -> None:
     """The engine must know no specific rule: the built-ins are found as plugins."""
     core = Path(tflint.engine.__file__).parent

@@ -1,15 +1,21 @@
 """Discovery of rule plugins through the ``tflint.rules`` entry-point group.
 
 The engine knows no specific rule: built-in rules are found here exactly as a
-third-party plugin's are.
+third-party plugin's are.  An entry point names either one rule class
+(``ACME001 = "acme_rules.layers:TooManyLayers"``) or a module or package of
+rules (``acme = "acme_rules"``), in which case every :class:`Rule` subclass
+defined in it, or in its public submodules (one rule per module), is taken.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import re
 from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import entry_points
+from types import ModuleType
 
 from tflint.diagnostics import CATEGORIES, Severity
 from tflint.errors import UsageError
@@ -56,20 +62,46 @@ def load_rules() -> tuple[type[Rule], ...]:
     found: dict[str, type[Rule]] = {}
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         try:
-            rule = entry.load()
+            rules = _rules_of(entry.load())
+        except PluginError:
+            raise
         except Exception as exc:  # a broken plugin must not look like a model error
             raise PluginError(f"cannot load rule plugin {entry.value!r}: {exc}") from exc
-        if not (isinstance(rule, type) and issubclass(rule, Rule)):
-            raise PluginError(f"rule plugin {entry.value!r} is not a tflint Rule subclass")
-        validate(rule, entry.value)
-        other = found.get(rule.code)
-        if other is not None and other is not rule:
-            raise PluginError(
-                f"rule code {rule.code} is registered twice: "
-                f"{other.__module__}.{other.__qualname__} and {entry.value}"
-            )
-        found[rule.code] = rule
+        if rules is None:
+            raise PluginError(f"rule plugin {entry.value!r} is not a tflint Rule or rule module")
+        for rule in rules:
+            validate(rule, entry.value)
+            other = found.get(rule.code)
+            if other is not None and other is not rule:
+                raise PluginError(
+                    f"rule code {rule.code} is registered twice: "
+                    f"{other.__module__}.{other.__qualname__} and "
+                    f"{rule.__module__}.{rule.__qualname__}"
+                )
+            found[rule.code] = rule
     return tuple(found[code] for code in sorted(found))
+
+
+def _rules_of(target: object) -> list[type[Rule]] | None:
+    """The rules an entry point stands for: a Rule class, a module or a package."""
+    if isinstance(target, type):
+        return [target] if issubclass(target, Rule) else None
+    if not isinstance(target, ModuleType):
+        return None
+    modules = [target]
+    if hasattr(target, "__path__"):  # a package: its public submodules, one rule each
+        modules += [
+            importlib.import_module(f"{target.__name__}.{info.name}")
+            for info in sorted(pkgutil.iter_modules(target.__path__), key=lambda i: i.name)
+            if not info.name.startswith("_")
+        ]
+    return [
+        value
+        for module in modules
+        for value in vars(module).values()
+        if isinstance(value, type) and issubclass(value, Rule) and value is not Rule
+        and value.__module__ == module.__name__
+    ]
 
 
 def find_rule(code_or_name: str) -> type[Rule]:
