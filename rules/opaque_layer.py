@@ -44,12 +44,13 @@ class OpaqueLayer(Rule):
     file_kinds = frozenset({"keras"})
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
-        reported: set[str] = set()
+        reported: set[tuple[str | None, str]] = set()
         for node in ctx.graph.nodes():
             layer = node.layer_name or node.name
-            if node.origin not in ("lambda", "custom") or layer in reported:
+            key = (node.location.model, layer)
+            if node.origin not in ("lambda", "custom") or key in reported:
                 continue
-            reported.add(layer)  # a shared layer is one finding, not one per call
+            reported.add(key)  # a shared layer is one finding, not one per call
             if node.origin == "lambda":
                 message = f"Lambda layer '{layer}' is opaque to conversion"
                 suggestion = (f"replace layer '{layer}' (Lambda) with built-in Keras layers "

@@ -10,16 +10,16 @@ tell the same story.
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import os
 import random
+import re
 import struct
 import subprocess
 import sys
-import time
 import zipfile
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -51,12 +51,6 @@ TF_KERAS_FIXTURES = [
 KERAS3_EXTRA = ["nested.keras", "nested.h5", "nested.json"]
 TF_KERAS_EXTRA = ["nested_tfk.h5", "nested_tfk.json"]
 
-needs_keras = pytest.mark.skipif(
-    importlib.util.find_spec("keras") is None, reason="needs Keras 3 (the convert extra)"
-)
-needs_tf_keras = pytest.mark.skipif(
-    importlib.util.find_spec("tf_keras") is None, reason="needs tf_keras (the convert extra)"
-)
 
 # Runs in a child process: argv = flavor, folder for the extra models, files.
 TRUTH_SCRIPT = r'''
@@ -322,7 +316,6 @@ def check_against_truth(path: Path, truth: dict[str, Any]) -> ModelGraph:
     return graph
 
 
-@needs_keras
 @pytest.mark.tensorflow
 @pytest.mark.parametrize("name", KERAS3_FIXTURES)
 def test_keras3_fixture_matches_keras(name: str, keras3_truth: tuple[dict, Path]) -> None:
@@ -336,7 +329,6 @@ def test_keras3_fixture_matches_keras(name: str, keras3_truth: tuple[dict, Path]
         assert facts["keras_version"].startswith("3.")
 
 
-@needs_tf_keras
 @pytest.mark.tensorflow
 @pytest.mark.parametrize("name", TF_KERAS_FIXTURES)
 def test_tf_keras_fixture_matches_tf_keras(name: str, tf_keras_truth: tuple[dict, Path]) -> None:
@@ -351,7 +343,6 @@ def test_tf_keras_fixture_matches_tf_keras(name: str, tf_keras_truth: tuple[dict
     assert facts["backend"] == "tensorflow"
 
 
-@needs_keras
 @pytest.mark.tensorflow
 @pytest.mark.parametrize("name", KERAS3_EXTRA)
 def test_keras3_nested_models_match_keras(name: str, keras3_truth: tuple[dict, Path]) -> None:
@@ -361,7 +352,6 @@ def test_keras3_nested_models_match_keras(name: str, keras3_truth: tuple[dict, P
     _check_nested(graph)
 
 
-@needs_tf_keras
 @pytest.mark.tensorflow
 @pytest.mark.parametrize("name", TF_KERAS_EXTRA)
 def test_tf_keras_nested_models_match_tf_keras(
@@ -404,11 +394,12 @@ def test_fixture_graph_shape(name: str) -> None:
         assert graph.producer(tensor) is None and tensor.shape is not None
     for tensor in graph.outputs:
         assert graph.producer(tensor) is not None
+    top = graph.facts["keras"]["model_name"]
     for node in graph.nodes():
         assert node.kind == "layer" and node.op_type != "InputLayer"
-        assert node.id == f"{graph.facts['keras']['model_name']}/" + (
-            f"{node.location.model}/" if node.location.model else "") + (
-            f"{node.layer_name}#{node.id.rsplit('#', 1)[1]}")
+        # Ids are "<model path>/<layer>#<call>", the path starting at the top model.
+        path = "/".join(filter(None, [top, node.location.model]))
+        assert re.fullmatch(re.escape(f"{path}/{node.layer_name}") + r"#\d+", node.id), node.id
         assert isinstance(node.options, dict) and node.options.get("name") == node.layer_name
 
 
@@ -810,7 +801,7 @@ def test_zip_bad_json(tmp_path: Path) -> None:
 
 
 def test_h5_without_model_config(tmp_path: Path) -> None:
-    h5py = pytest.importorskip("h5py")
+    import h5py
     path = tmp_path / "weights.h5"
     with h5py.File(path, "w") as handle:
         handle.create_dataset("dense/kernel", data=[[1.0, 2.0]])
@@ -820,7 +811,7 @@ def test_h5_without_model_config(tmp_path: Path) -> None:
 
 
 def test_h5_model_config_not_a_model(tmp_path: Path) -> None:
-    h5py = pytest.importorskip("h5py")
+    import h5py
     path = tmp_path / "odd.h5"
     with h5py.File(path, "w") as handle:
         handle.attrs["model_config"] = '{"hello": "world"}'
@@ -920,21 +911,21 @@ def large_config(layers: int) -> dict:
             "keras_version": "2.15.0", "backend": "tensorflow"}
 
 
-def test_500_layer_config_loads_fast(tmp_path: Path) -> None:
-    path = _write(tmp_path, "large.json", large_config(500))
-    best = float("inf")
-    for _ in range(5):
-        start = time.perf_counter()
-        graph = load_keras(path)
-        best = min(best, time.perf_counter() - start)
+def test_500_layer_config_loads(tmp_path: Path) -> None:
+    """Load time is measured by bench/make_large_keras.py, not asserted here."""
+    graph = load_keras(_write(tmp_path, "large.json", large_config(500)))
     assert len(graph) == 499
-    assert best < 0.1, f"500-layer config took {best * 1000:.0f} ms"
+    adds = [n for n in graph.nodes() if n.op_type == "Add"]
+    assert all(len(graph.predecessors(n)) == 2 for n in adds)
 
 
-@needs_keras
-@needs_tf_keras
 @pytest.mark.tensorflow
 def test_layer_list_is_current() -> None:
+    recorded = json.loads((ROOT / "tflint/loaders/keras_layers.json").read_text())["versions"]
+    installed = {"keras": metadata.version("keras"), "tf_keras": metadata.version("tf_keras")}
+    assert installed == recorded, (
+        f"layer list made for {recorded}, installed {installed}: "
+        "run scripts/generate_keras_layers.py")
     proc = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "generate_keras_layers.py"), "--check"],
         capture_output=True, text=True, cwd=ROOT, timeout=600, check=False,

@@ -414,6 +414,9 @@ class _Builder:
                 shape = _shape(config[key])
                 break
         dtype = _dtype_name(config.get("dtype"))
+        if dtype is not None and dtype.startswith("mixed_"):
+            # A first layer's mixed policy: Keras feeds it float32 inputs.
+            dtype = "float32"
         return Tensor(id=f"{path}/{name}#0:0", name=name, dtype=dtype, shape=shape)
 
     @staticmethod
@@ -631,13 +634,12 @@ class _Builder:
         for ref, index in outputs_at:
             width[(ref.layer, index)] = max(width[(ref.layer, index)], ref.tensor + 1)
 
-        # Topological order, ties broken by config order (Kahn's algorithm).
-        ready = [u for u in range(len(units)) if pending[u] == 0]
-        heapq.heapify(ready)
-        done = 0
-        while ready:
-            u = heapq.heappop(ready)
-            done += 1
+        order = _topological_order(dependents, pending)
+        if len(order) < len(units):
+            left = sorted({units[u][0].name for u in set(range(len(units))) - set(order)})
+            shown = ", ".join(f"'{n}'" for n in left[:5]) + (", ..." if len(left) > 5 else "")
+            raise ModelFileError(f"the layers of {where} form a cycle (unordered: {shown})")
+        for u in order:
             entry, c = units[u]
             tensors = [self.resolve(produced, ref, index, where) for ref, index in resolved[u]]
             call = entry.calls[c]
@@ -649,14 +651,6 @@ class _Builder:
             else:
                 outs = self.add_layer(entry, path, tensors, max(width[(entry.name, c)], 1))
             produced[(entry.name, c)] = outs
-            for v in dependents[u]:
-                pending[v] -= 1
-                if pending[v] == 0:
-                    heapq.heappush(ready, v)
-        if done < len(units):
-            stuck = sorted({units[u][0].name for u in range(len(units)) if pending[u] > 0})
-            shown = ", ".join(f"'{n}'" for n in stuck[:5]) + (", ..." if len(stuck) > 5 else "")
-            raise ModelFileError(f"the layers of {where} form a cycle (through {shown})")
 
         outputs = [self.resolve(produced, ref, index, where) for ref, index in outputs_at]
         return inputs, outputs
@@ -674,6 +668,25 @@ class _Builder:
         tensor = tensors[ref.tensor]
         cls.learn(tensor, ref)
         return tensor
+
+
+def _topological_order(dependents: list[list[int]], pending: list[int]) -> list[int]:
+    """Kahn's algorithm, ties broken by config order; leaves out what a cycle blocks.
+
+    Keras configs list layers in a usable order, but nothing guarantees it.
+    """
+    pending = list(pending)
+    ready = [u for u, count in enumerate(pending) if count == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        u = heapq.heappop(ready)
+        order.append(u)
+        for v in dependents[u]:
+            pending[v] -= 1
+            if pending[v] == 0:
+                heapq.heappush(ready, v)
+    return order
 
 
 # -- entry point ------------------------------------------------------------------------------
