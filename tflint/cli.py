@@ -63,10 +63,13 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when diagnostics are found.")
 @click.option("-q", "--quiet", is_flag=True, help="Print diagnostics and errors only.")
 @click.option("--statistics", is_flag=True, help="Count diagnostics per rule.")
+@click.option("--verify", is_flag=True,
+              help="Check the predicted delegation of .tflite files against the real LiteRT "
+                   "runtime (needs the runtime extra).")
 def check(paths: tuple[str, ...], output_format: str, output: Path | None,
           select: tuple[str, ...], ignore: tuple[str, ...], target: str | None,
           config_path: Path | None, isolated: bool, exit_zero: bool, quiet: bool,
-          statistics: bool) -> None:
+          statistics: bool, verify: bool) -> None:
     """Lint model files and folders (recursing into model files)."""
     from tflint.config import Config, find_pyproject, load_config
     from tflint.engine import lint
@@ -90,6 +93,11 @@ def check(paths: tuple[str, ...], output_format: str, output: Path | None,
         if target:
             config.target = target
         result = lint(list(paths), config)
+        mismatches = 0
+        if verify:
+            from tflint.verify import verify_result
+
+            mismatches = verify_result(result)
         report = render(result, output_format, quiet=quiet, statistics=statistics)
     except UsageError as exc:
         _fail(str(exc))
@@ -97,7 +105,8 @@ def check(paths: tuple[str, ...], output_format: str, output: Path | None,
         click.echo(report, nl=False)
     else:
         _write_atomically(output, report)
-    sys.exit(result.exit_code(exit_zero))
+    code = result.exit_code(exit_zero)
+    sys.exit(max(code, 1) if mismatches and not exit_zero else code)
 
 
 @main.command("rules")

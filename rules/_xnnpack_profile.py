@@ -1,0 +1,407 @@
+"""Does the XNNPACK delegate take this op?  Answered from ``data/xnnpack_ops.json``.
+
+The data file holds, per TFLite builtin, the conditions read from the
+delegate's source and settled against the installed runtime (see
+``data/XNNPACK_NOTES.md``).  This module only evaluates them; it holds no
+knowledge of its own about which op is supported.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from tflint_rules import _data
+from tflint_rules._expressions import ExpressionError, evaluate
+
+from tflint.graph import ModelGraph, Node, Tensor
+
+PROFILE_FILE = "xnnpack_ops.json"
+
+#: Classes of quantized 8-bit-or-less operands whose zero points the delegate checks.
+_SIGNED_SMALL = frozenset({"qs8", "qc8", "qs4", "qc4"})
+_QUANTIZED_ACTIVATION = frozenset({"qs8", "qu8", "qc8"})
+_UNPACK = {"float32": "f", "int32": "i", "int64": "q", "int16": "h", "int8": "b", "uint8": "B"}
+
+CLASS_NAMES = {
+    "f32": "float32", "f16": "float16", "qs8": "int8", "qc8": "per-channel int8",
+    "qu8": "uint8 (asymmetric quantized)", "qs16": "int16 (int16x8 quantized)",
+    "qs32": "quantized int32", "qc32": "per-channel int32", "s32": "int32", "s64": "int64",
+    "bool": "bool", "s8": "int8 (not quantized)", "u8": "uint8 (not quantized)",
+    "s16": "int16 (not quantized)", "resource": "resource", "none": "absent",
+}
+
+
+def dtype_class(tensor: Tensor | None) -> str:
+    """The delegate's view of a tensor type: dtype plus quantization form."""
+    if tensor is None:
+        return "none"
+    dtype = tensor.dtype or "unknown"
+    q = tensor.quantization
+    quantized = q is not None and len(q.scale) > 0
+    per_channel = quantized and len(q.scale) > 1
+    if dtype == "float32":
+        return "f32"
+    if dtype == "float16":
+        return "f16"
+    if dtype == "int8":
+        return ("qc8" if per_channel else "qs8") if quantized else "s8"
+    if dtype == "uint8":
+        return "qu8" if quantized else "u8"
+    if dtype == "int16":
+        return "qs16" if quantized else "s16"
+    if dtype == "int32":
+        return ("qc32" if per_channel else "qs32") if quantized else "s32"
+    if dtype == "int4":
+        return "qc4" if per_channel else "qs4"
+    return {"int64": "s64", "bool": "bool", "resource": "resource"}.get(dtype, dtype)
+
+
+def element_count(tensor: Tensor) -> int:
+    return math.prod(1 if d is None else d for d in (tensor.shape or ()))
+
+
+def stored_shape(tensor: Tensor | None) -> list[int] | None:
+    """Shape as the runtime stores it: dynamic dimensions are stored as 1."""
+    if tensor is None or tensor.shape is None:
+        return None
+    return [1 if d is None else d for d in tensor.shape]
+
+
+@dataclass(frozen=True)
+class Operands:
+    """A node's operands by position, with absent optional operands as None."""
+
+    inputs: list[Tensor | None]
+    outputs: list[Tensor]
+
+    @classmethod
+    def of(cls, node: Node) -> Operands:
+        raw = node.options.get("_inputs")
+        if raw is None:
+            return cls(list(node.inputs), list(node.outputs))
+        present = iter(node.inputs)
+        return cls([None if i < 0 else next(present, None) for i in raw], list(node.outputs))
+
+
+class Profile:
+    """The delegate's conditions, evaluated against one node at a time."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.ops: dict[str, dict[str, Any]] = data["ops"]
+        general = {g["id"]: g for g in data["general"]}
+        self.max_rank: int = general["max_rank"]["max_rank"]
+        self.custom_codes = frozenset(general["custom_ops"].get("custom_codes", ()))
+        quantization = general["quantization"]
+        self.zero_point_range: dict[str, list[int]] = quantization["zero_point_range"]
+        absorb = general["fp16_and_int8_weights_dequantize"]
+        self.dequantize_constant_classes = frozenset(absorb["dequantize_constant_input_classes"])
+
+    # -- whole-node verdict ---------------------------------------------
+    def reason_not_delegated(self, graph: ModelGraph, node: Node) -> str | None:
+        """Why the delegate rejects ``node``, or None when it takes it."""
+        if node.origin == "flex":
+            return f"{node.op_type} runs on TensorFlow kernels (Select TF ops), never on XNNPACK"
+        if node.origin == "custom":
+            if node.op_type in self.custom_codes:
+                return None
+            return f"custom op '{node.op_type}' is not supported by XNNPACK"
+        spec = self.ops.get(node.op_type)
+        if spec is None:
+            return f"{node.op_type} is not supported by XNNPACK"
+        operands = Operands.of(node)
+        for check in (self._check_arity, self._check_types, self._check_ranks,
+                      self._check_operands, self._check_activation, self._check_options,
+                      self._check_quantization):
+            reason = check(graph, node, spec, operands)
+            if reason:
+                return reason
+        return None
+
+    def is_absorbable_dequantize(self, node: Node) -> bool:
+        """A DEQUANTIZE of constant float16/int8 weights, unpacked once at init."""
+        if node.op_type != "DEQUANTIZE" or len(node.inputs) != 1 or len(node.outputs) != 1:
+            return False
+        source = node.inputs[0]
+        return (source.is_constant and dtype_class(source) in self.dequantize_constant_classes
+                and dtype_class(node.outputs[0]) == "f32")
+
+    # -- individual checks ----------------------------------------------
+    def _check_arity(self, graph: ModelGraph, node: Node, spec: dict[str, Any],
+                     operands: Operands) -> str | None:
+        if node.version is not None and node.version in spec.get("exclude_versions", ()):
+            return f"{node.op_type} version {node.version} is not supported by XNNPACK"
+        low, high = spec["num_inputs"]
+        if not low <= len(operands.inputs) <= high:
+            return f"{node.op_type} with {len(operands.inputs)} inputs is not supported by XNNPACK"
+        low, high = spec["num_outputs"]
+        if not low <= len(operands.outputs) <= high:
+            return f"{node.op_type} with {len(operands.outputs)} outputs is not supported by XNNPACK"
+        return None
+
+    def _check_types(self, graph: ModelGraph, node: Node, spec: dict[str, Any],
+                     operands: Operands) -> str | None:
+        in_classes = [dtype_class(t) for t in operands.inputs]
+        out_classes = [dtype_class(t) for t in operands.outputs]
+        n_in, n_out = len(in_classes), len(out_classes)
+        for type_set in spec["type_sets"]:
+            if spec.get("variadic_inputs") or spec.get("variadic_outputs"):
+                pattern = _expand_variadic(type_set, spec, n_in, n_out)
+                classes = in_classes + out_classes
+            else:
+                # Tuples list every input position; absent trailing inputs are "none".
+                pattern_inputs = len(type_set) - n_out
+                if pattern_inputs < n_in:
+                    continue
+                pattern = type_set
+                classes = in_classes + ["none"] * (pattern_inputs - n_in) + out_classes
+            if len(pattern) == len(classes) and all(
+                    c in p.split("|") for c, p in zip(classes, pattern, strict=True)):
+                return None
+        main = CLASS_NAMES.get(in_classes[0], in_classes[0]) if in_classes else "no input"
+        others = {CLASS_NAMES.get(c, c) for c in in_classes[1:] if c != "none"} - {main}
+        detail = f" with {', '.join(sorted(others))} operands" if others else ""
+        return f"{node.op_type} on {main}{detail} is not supported by XNNPACK"
+
+    def _check_ranks(self, graph: ModelGraph, node: Node, spec: dict[str, Any],
+                     operands: Operands) -> str | None:
+        for key, tensor in _positions(operands):
+            if tensor is None or tensor.shape is None:
+                continue
+            rank = len(tensor.shape)
+            if rank > self.max_rank:
+                return f"rank-{rank} tensors are not supported by XNNPACK (at most {self.max_rank})"
+            bounds = spec.get("rank", {}).get(key)
+            if bounds and not bounds[0] <= rank <= bounds[1]:
+                return (f"{node.op_type} on a rank-{rank} {_role(key)} is not supported by XNNPACK"
+                        f" (ranks {bounds[0]} to {bounds[1]})")
+        return None
+
+    def _check_operands(self, graph: ModelGraph, node: Node, spec: dict[str, Any],
+                        operands: Operands) -> str | None:
+        names: dict[str, Any] | None = None
+        for key, rules in spec.get("operands", {}).items():
+            position = int(key)
+            tensor = operands.inputs[position] if position < len(operands.inputs) else None
+            if tensor is None:
+                if rules.get("optional") is False:
+                    return f"{node.op_type} without {_role(key)} is not supported by XNNPACK"
+                continue
+            if rules.get("static") and not self._is_static(graph, tensor, rules):
+                producer = graph.producer(tensor)
+                source = f" (computed by {producer.op_type})" if producer else ""
+                return (f"{node.op_type} needs a constant {_role(key)}, but it is computed at run "
+                        f"time{source}")
+            if names is None:
+                names = self.names(graph, node, operands)
+            reason = self._check_operand_shape(node, key, tensor, rules, names, operands, graph)
+            if reason:
+                return reason
+        return None
+
+    def _check_operand_shape(self, node: Node, key: str, tensor: Tensor, rules: dict[str, Any],
+                             names: dict[str, Any], operands: Operands,
+                             graph: ModelGraph) -> str | None:
+        role = _role(key)
+        shape = stored_shape(tensor) or []
+        count = element_count(tensor)
+        failures = []
+        if "max_rank" in rules and len(shape) > rules["max_rank"]:
+            failures.append(f"{role} of rank {len(shape)}")
+        if rules.get("shape_1d") and len(shape) != 1:
+            failures.append(f"{role} that is not 1-D")
+        if rules.get("shape_1d_or_leading_ones") and len(shape) > 1 and any(
+                d != 1 for d in shape[:-1]):
+            failures.append(f"{role} of shape {shape}")
+        if "min_elements" in rules and count < rules["min_elements"]:
+            failures.append(f"{role} with {count} elements")
+        if "num_elements" in rules and count != rules["num_elements"]:
+            failures.append(f"{role} with {count} elements (needs {rules['num_elements']})")
+        for field, label in (("num_elements_expr", "element count"), ("shape_expr", "shape")):
+            if field in rules:
+                expected = _safe_evaluate(rules[field], names)
+                actual = count if field == "num_elements_expr" else tuple(shape)
+                if expected is not None and actual != expected:
+                    failures.append(f"{role} {label} {actual} (needs {expected})")
+        if "length_eq_rank_of" in rules:
+            other = operands.inputs[int(rules["length_eq_rank_of"])]
+            if other is not None and other.shape is not None and count != len(other.shape):
+                failures.append(f"{role} with {count} elements for a rank-{len(other.shape)} input")
+        failures += self._check_operand_quantization(tensor, rules, names, role, operands)
+        values = rules.get("values")
+        if values:
+            data = constant_values(graph, tensor)
+            if data is not None:
+                if "min" in values and any(v < values["min"] for v in data):
+                    failures.append(f"{role} values below {values['min']}")
+                if "all_eq" in values and any(v != values["all_eq"] for v in data):
+                    failures.append(f"{role} values other than {values['all_eq']}")
+        if failures:
+            return f"{node.op_type} with a {failures[0]} is not supported by XNNPACK"
+        return None
+
+    def _check_operand_quantization(self, tensor: Tensor, rules: dict[str, Any],
+                                    names: dict[str, Any], role: str,
+                                    operands: Operands) -> list[str]:
+        q = tensor.quantization
+        klass = dtype_class(tensor)
+        failures = []
+        if q is not None and q.per_channel:
+            expected = rules.get("quantized_dimension")
+            if "quantized_dimension_expr" in rules:
+                expected = _safe_evaluate(rules["quantized_dimension_expr"], names)
+            if expected is not None and q.quantized_dimension != expected:
+                failures.append(f"{role} quantized along dimension {q.quantized_dimension}")
+        if "zero_point" in rules and klass in _SIGNED_SMALL and q is not None:
+            applies = rules.get("zero_point_applies", "always")
+            if applies == "always" or dtype_class(operands.inputs[0]) in _QUANTIZED_ACTIVATION:
+                if any(z != rules["zero_point"] for z in q.zero_point):
+                    failures.append(f"{role} with a non-zero zero point")
+        return failures
+
+    def _check_activation(self, graph: ModelGraph, node: Node, spec: dict[str, Any],
+                          operands: Operands) -> str | None:
+        allowed = spec.get("fused_activation")
+        activation = node.options.get("fused_activation_function")
+        if allowed and activation is not None and activation not in allowed:
+            return f"{node.op_type} with fused activation {activation} is not supported by XNNPACK"
+        return None
+
+    def _check_options(self, graph: ModelGraph, node: Node, spec: dict[str, Any],
+                       operands: Operands) -> str | None:
+        names = None
+        for constraint in spec.get("options", ()):
+            if "expr" in constraint:
+                names = names or self.names(graph, node, operands)
+                if not _safe_evaluate(constraint["expr"], names):
+                    return (f"{node.op_type} is not supported by XNNPACK for these options/shapes "
+                            f"(needs {constraint['expr']})")
+                continue
+            field = constraint["field"]
+            value = node.options.get(field)
+            if not _satisfies(value, constraint):
+                return f"{node.op_type} with {field}={value} is not supported by XNNPACK"
+        return None
+
+    def _check_quantization(self, graph: ModelGraph, node: Node, spec: dict[str, Any],
+                            operands: Operands) -> str | None:
+        tensors = [t for t in operands.inputs + operands.outputs if t is not None]
+        for tensor in tensors:
+            klass = dtype_class(tensor)
+            q = tensor.quantization
+            if klass in self.zero_point_range and q is not None:
+                low, high = self.zero_point_range[klass]
+                if any(not low <= z <= high for z in q.zero_point):
+                    return f"zero point of '{tensor.name}' is outside the {klass} range"
+                if any(not (math.isfinite(s) and s > 0) for s in q.scale):
+                    return f"scale of '{tensor.name}' is not a positive finite number"
+        first = dtype_class(operands.inputs[0]) if operands.inputs else "none"
+        if first not in _QUANTIZED_ACTIVATION:
+            return None
+        if spec.get("same_quantization") and operands.outputs:
+            reference = _per_tensor(operands.outputs[0])
+            for tensor in operands.inputs:
+                if dtype_class(tensor) in _QUANTIZED_ACTIVATION and _per_tensor(
+                        tensor) != reference:
+                    return (f"{node.op_type} with different input and output quantization is "
+                            "not supported by XNNPACK")
+        names = None
+        for expression in spec.get("quant_constraints", ()):
+            names = names or self.names(graph, node, operands)
+            if not _safe_evaluate(expression, names):
+                return f"{node.op_type} quantization scales are out of the range XNNPACK supports"
+        return None
+
+    # -- helpers ----------------------------------------------------------
+    def _is_static(self, graph: ModelGraph, tensor: Tensor, rules: dict[str, Any]) -> bool:
+        if tensor.is_constant:
+            return True
+        if not rules.get("allow_dequantized"):
+            return False
+        producer = graph.producer(tensor)
+        return producer is not None and self.is_absorbable_dequantize(producer)
+
+    def names(self, graph: ModelGraph, node: Node, operands: Operands) -> dict[str, Any]:
+        """Values the data file's expressions may use."""
+        names: dict[str, Any] = {k: v for k, v in node.options.items() if not k.startswith("_")}
+        names["num_inputs"] = len(operands.inputs)
+        names["num_outputs"] = len(operands.outputs)
+        for prefix, tensors in (("in", operands.inputs), ("out", operands.outputs)):
+            for i, tensor in enumerate(tensors):
+                shape = stored_shape(tensor)
+                names[f"{prefix}{i}_shape"] = shape
+                names[f"{prefix}{i}_rank"] = None if shape is None else len(shape)
+                names[f"{prefix}{i}_class"] = dtype_class(tensor)
+                q = None if tensor is None else tensor.quantization
+                names[f"{prefix}{i}_scale"] = q.scale[0] if q and q.scale else None
+                names[f"{prefix}{i}_zero_point"] = q.zero_point[0] if q and q.zero_point else None
+                if prefix == "in" and tensor is not None and tensor.is_constant:
+                    names[f"in{i}_value"] = constant_values(graph, tensor)
+        return names
+
+
+def _positions(operands: Operands) -> Iterator[tuple[str, Tensor | None]]:
+    for i, tensor in enumerate(operands.inputs):
+        yield str(i), tensor
+    for i, tensor in enumerate(operands.outputs):
+        yield f"out{i}", tensor
+
+
+def _role(key: str) -> str:
+    return f"output {key[3:]}" if key.startswith("out") else f"operand {key}"
+
+
+def _expand_variadic(type_set: list[str], spec: dict[str, Any], n_in: int,
+                     n_out: int) -> list[str]:
+    if spec.get("variadic_inputs"):
+        return [type_set[0]] * n_in + [type_set[-1]] * n_out
+    return type_set[:-1] + [type_set[-1]] * n_out
+
+
+def _satisfies(value: Any, constraint: dict[str, Any]) -> bool:
+    if "in" in constraint and value not in constraint["in"]:
+        return False
+    if "eq" in constraint and value != constraint["eq"]:
+        return False
+    if "ne" in constraint and value == constraint["ne"]:
+        return False
+    if "min" in constraint and (value is None or value < constraint["min"]):
+        return False
+    return not ("max" in constraint and (value is None or value > constraint["max"]))
+
+
+def _per_tensor(tensor: Tensor | None) -> tuple[float, int] | None:
+    q = None if tensor is None else tensor.quantization
+    if q is None or not q.scale:
+        return None
+    return (q.scale[0], q.zero_point[0] if q.zero_point else 0)
+
+
+def _safe_evaluate(expression: str, names: dict[str, Any]) -> Any:
+    """Evaluate a data-file expression; a missing value counts as not satisfied."""
+    try:
+        return evaluate(expression, names)
+    except (ExpressionError, TypeError, IndexError, ZeroDivisionError, KeyError):
+        return None
+
+
+def constant_values(graph: ModelGraph, tensor: Tensor) -> tuple[float, ...] | None:
+    """The values of a small constant tensor (shapes, axes, sizes), never weights."""
+    code = _UNPACK.get(tensor.dtype or "")
+    data = graph.read_constant(tensor, max_bytes=4096) if code else None
+    if not code or data is None:
+        return None
+    size = struct.calcsize(code)
+    return struct.unpack(f"<{len(data) // size}{code}", data[: len(data) // size * size])
+
+
+@cache
+def load_profile(target: str = "xnnpack") -> Profile:
+    if target != "xnnpack":
+        raise ValueError(f"no op-support profile for target {target!r}")
+    return Profile(_data.load(PROFILE_FILE))

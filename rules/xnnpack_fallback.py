@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from tflint_rules import _data
+from tflint_rules._delegation import predict_delegation
+from tflint_rules._xnnpack_profile import Operands, dtype_class
+
+from tflint.diagnostics import Diagnostic
+from tflint.rule import Rule, RuleContext
+
+
+class XnnpackFallback(Rule):
+    """Op that the XNNPACK delegate will not take, so it runs on the slow CPU path.
+
+    ## What it does
+    Predicts, op by op, which operators of a `.tflite` model the XNNPACK
+    delegate (LiteRT's default CPU delegate) takes, from the delegate's own
+    conditions (dtypes, fused activations, constant operands, ranks, option
+    values, quantization; see `rules/data/xnnpack_ops.json`), and forms the
+    delegate partitions as the runtime does.  Each op left on the CPU gets a
+    diagnostic with the reason; the file summary and the json `delegation`
+    block give the totals.  Flex and custom ops are counted but reported by
+    TFL101 and TFL102.
+
+    ## Why is this bad
+    An op XNNPACK does not take runs on TFLite's reference kernels, which are
+    often many times slower, and it splits the graph: every partition border
+    costs a copy of the tensors crossing it.  A model converted from Keras can
+    end up slower than the Keras original this way.
+
+    ## Example
+    A custom activation `where(x < 0, 0.1 * x, square(x))` converts to
+    LESS, MUL, SQUARE and SELECT_V2; LESS and SELECT_V2 are not delegated:
+    ```
+    model.tflite:1:1: warning TFL110 SELECT_V2 is not supported by XNNPACK; the model runs in 4 partitions (subgraph 0 / op 4 (SELECT_V2) "model/custom_activation/SelectV2")
+      help: express the computation without a select: an activation like where(x < 0, a*x, f(x)) is better written with ReLU, LeakyReLU or MAXIMUM/MINIMUM
+    model.tflite: 17 ops, 11 on XNNPACK in 4 partitions, 6 on CPU: LESS x3, SELECT_V2 x3
+    ```
+
+    ## How to fix
+    Follow the help line: rewrite the Keras layer that produced the op with
+    layers whose ops XNNPACK takes (ReLU, LeakyReLU, hard_swish, static
+    Reshape...), give the model static shapes, or quantize to signed int8.
+    `tflint --verify` checks the prediction against the installed runtime.
+    """
+
+    code = "TFL110"
+    name = "xnnpack-fallback"
+    category = "unsupported-op"
+    file_kinds = frozenset({"tflite"})
+
+    def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
+        delegation = ctx.analysis(predict_delegation)
+        graph = ctx.graph
+        ctx.sections["delegation"] = delegation.to_section(graph)
+        ctx.notes.append(delegation.summary(graph))
+        advice = _data.load("xnnpack_advice.json")
+        partitions = delegation.partition_count
+        for node_id, reason in delegation.cpu_reasons.items():
+            node = graph.node(node_id)
+            if node.origin in ("flex", "custom"):
+                continue  # reported by the flex-op and custom-op rules
+            classes = [dtype_class(t) for t in Operands.of(node).inputs[:1]]
+            suggestion = (advice["dtypes"].get(classes[0]) if classes and " on " in reason
+                          else None) or advice["ops"].get(node.op_type) or advice["default"]
+            yield ctx.diagnostic(
+                node,
+                f"{reason}; the model runs in {partitions} partition"
+                f"{'s' if partitions != 1 else ''}",
+                suggestion=suggestion,
+            )
