@@ -24,7 +24,9 @@ from typing import Any
 WIDTH = 64
 
 
-def chain_of_adds(ops: int) -> bytes:
+def chain_of_adds(ops: int, cpu_every: int = 0) -> bytes:
+    """A chain of ADDs; with ``cpu_every`` = k, every k-th op is a FLOOR_MOD instead
+    (an op no delegate takes), so the chain splits into partitions."""
     import flatbuffers
     import numpy as np
     from ai_edge_litert import schema_py_generated as schema
@@ -44,7 +46,10 @@ def chain_of_adds(ops: int) -> bytes:
     code = schema.OperatorCodeT()
     code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.ADD
     code.version = 1
-    model.operatorCodes = [code]
+    cpu_code = schema.OperatorCodeT()
+    cpu_code.builtinCode = cpu_code.deprecatedBuiltinCode = schema.BuiltinOperator.FLOOR_MOD
+    cpu_code.version = 1
+    model.operatorCodes = [code, cpu_code]
 
     empty = schema.BufferT()
     version = schema.BufferT()
@@ -60,11 +65,14 @@ def chain_of_adds(ops: int) -> bytes:
         tensors.append(tensor(f"chain/const_{i}", len(model.buffers) - 1))
         tensors.append(tensor(f"chain/add_{i}", 0))
         op = schema.OperatorT()
-        op.opcodeIndex = 0
         op.inputs = [len(tensors) - 3 if i else 0, len(tensors) - 2]
         op.outputs = [len(tensors) - 1]
-        op.builtinOptionsType = schema.BuiltinOptions.AddOptions
-        op.builtinOptions = schema.AddOptionsT()
+        if cpu_every and i % cpu_every == cpu_every - 1:
+            op.opcodeIndex = 1
+        else:
+            op.opcodeIndex = 0
+            op.builtinOptionsType = schema.BuiltinOptions.AddOptions
+            op.builtinOptions = schema.AddOptionsT()
         operators.append(op)
 
     subgraph = schema.SubGraphT()

@@ -51,9 +51,13 @@ def _eval(node: ast.expr, names: Mapping[str, Any]) -> Any:
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, ast.Name):
-        if node.id not in names or names[node.id] is None:
+        try:
+            value = names[node.id]
+        except KeyError:
+            value = None
+        if value is None:
             raise ExpressionError(f"no value for {node.id!r}")
-        return names[node.id]
+        return value
     if isinstance(node, ast.BoolOp):
         values = (_eval(v, names) for v in node.values)
         return all(values) if isinstance(node.op, ast.And) else any(values)

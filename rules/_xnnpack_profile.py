@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -184,7 +184,7 @@ class Profile:
 
     def _check_operands(self, graph: ModelGraph, node: Node, spec: dict[str, Any],
                         operands: Operands) -> str | None:
-        names: dict[str, Any] | None = None
+        names: OperandNames | None = None
         for key, rules in spec.get("operands", {}).items():
             position = int(key)
             tensor = operands.inputs[position] if position < len(operands.inputs) else None
@@ -205,7 +205,7 @@ class Profile:
         return None
 
     def _check_operand_shape(self, node: Node, key: str, tensor: Tensor, rules: dict[str, Any],
-                             names: dict[str, Any], operands: Operands,
+                             names: OperandNames, operands: Operands,
                              graph: ModelGraph) -> str | None:
         role = _role(key)
         shape = stored_shape(tensor) or []
@@ -246,7 +246,7 @@ class Profile:
         return None
 
     def _check_operand_quantization(self, tensor: Tensor, rules: dict[str, Any],
-                                    names: dict[str, Any], role: str,
+                                    names: OperandNames, role: str,
                                     operands: Operands) -> list[str]:
         q = tensor.quantization
         klass = dtype_class(tensor)
@@ -326,23 +326,75 @@ class Profile:
         producer = graph.producer(tensor)
         return producer is not None and self.is_absorbable_dequantize(producer)
 
-    def names(self, graph: ModelGraph, node: Node, operands: Operands) -> dict[str, Any]:
-        """Values the data file's expressions may use."""
-        names: dict[str, Any] = {k: v for k, v in node.options.items() if not k.startswith("_")}
-        names["num_inputs"] = len(operands.inputs)
-        names["num_outputs"] = len(operands.outputs)
-        for prefix, tensors in (("in", operands.inputs), ("out", operands.outputs)):
-            for i, tensor in enumerate(tensors):
-                shape = stored_shape(tensor)
-                names[f"{prefix}{i}_shape"] = shape
-                names[f"{prefix}{i}_rank"] = None if shape is None else len(shape)
-                names[f"{prefix}{i}_class"] = dtype_class(tensor)
-                q = None if tensor is None else tensor.quantization
-                names[f"{prefix}{i}_scale"] = q.scale[0] if q and q.scale else None
-                names[f"{prefix}{i}_zero_point"] = q.zero_point[0] if q and q.zero_point else None
-                if prefix == "in" and tensor is not None and tensor.is_constant:
-                    names[f"in{i}_value"] = constant_values(graph, tensor)
-        return names
+    def names(self, graph: ModelGraph, node: Node, operands: Operands) -> OperandNames:
+        """Values the data file's expressions may use, computed on first use."""
+        return OperandNames(graph, node, operands)
+
+
+class OperandNames(Mapping[str, Any]):
+    """Expression names: option fields, ``num_inputs``, and per operand
+    ``inN_shape``/``_rank``/``_class``/``_scale``/``_zero_point``/``_value``
+    (``outN_...`` for outputs).  Each is computed only when an expression
+    reads it, so a node whose constraints use two names pays for two."""
+
+    _FIELDS = ("shape", "rank", "class", "scale", "zero_point", "value")
+
+    def __init__(self, graph: ModelGraph, node: Node, operands: Operands) -> None:
+        self._graph = graph
+        self._node = node
+        self._operands = operands
+        self._cache: dict[str, Any] = {}
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._cache:
+            self._cache[key] = self._compute(key)
+        return self._cache[key]
+
+    def __contains__(self, key: object) -> bool:
+        try:
+            self[key]  # type: ignore[index]
+        except KeyError:
+            return False
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._cache)
+
+    def __len__(self) -> int:
+        return len(self._cache)
+
+    def _compute(self, key: str) -> Any:
+        if key == "num_inputs":
+            return len(self._operands.inputs)
+        if key == "num_outputs":
+            return len(self._operands.outputs)
+        if not key.startswith("_") and key in self._node.options:
+            return self._node.options[key]
+        prefix, _, rest = key.partition("_")
+        for side, tensors in (("in", self._operands.inputs), ("out", self._operands.outputs)):
+            number = prefix[len(side):]
+            if prefix.startswith(side) and number.isdigit() and rest in self._FIELDS:
+                index = int(number)
+                tensor = tensors[index] if index < len(tensors) else None
+                return self._field(tensor, rest, side)
+        raise KeyError(key)
+
+    def _field(self, tensor: Tensor | None, field: str, side: str) -> Any:
+        if field == "class":
+            return dtype_class(tensor)
+        if tensor is None:
+            return None
+        if field in ("shape", "rank"):
+            shape = stored_shape(tensor)
+            return shape if field == "shape" or shape is None else len(shape)
+        q = tensor.quantization
+        if field == "scale":
+            return q.scale[0] if q and q.scale else None
+        if field == "zero_point":
+            return q.zero_point[0] if q and q.zero_point else None
+        if side == "in" and tensor.is_constant:
+            return constant_values(self._graph, tensor)
+        return None
 
 
 def _positions(operands: Operands) -> Iterator[tuple[str, Tensor | None]]:
@@ -382,7 +434,7 @@ def _per_tensor(tensor: Tensor | None) -> tuple[float, int] | None:
     return (q.scale[0], q.zero_point[0] if q.zero_point else 0)
 
 
-def _safe_evaluate(expression: str, names: dict[str, Any]) -> Any:
+def _safe_evaluate(expression: str, names: Mapping[str, Any]) -> Any:
     """Evaluate a data-file expression; a missing value counts as not satisfied."""
     try:
         return evaluate(expression, names)
