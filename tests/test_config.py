@@ -22,11 +22,16 @@ def _project(tmp_path: Path, toml: str) -> Path:
     return models
 
 
+def _codes(run_output: str) -> set[str]:
+    return {line.split()[2] for line in run_output.splitlines() if ":1:1: " in line}
+
+
 def test_nearest_pyproject_with_tflint_table_is_used(tmp_path: Path) -> None:
-    models = _project(tmp_path, '[tool.tflint]\nignore = ["TFL103"]\n')
+    models = _project(tmp_path, '[tool.tflint]\nselect = ["opaque-layer"]\nignore = ["TFL103"]\n')
     assert find_pyproject(models / "lambda.h5") == tmp_path / "pyproject.toml"
     assert run_tflint(models, cwd=tmp_path).code == 0
-    assert run_tflint("--isolated", models, cwd=tmp_path).code == 1
+    isolated = run_tflint("--isolated", models, cwd=tmp_path)
+    assert isolated.code == 1 and "TFL103" in _codes(isolated.out)
 
 
 def test_pyproject_without_tflint_table_is_skipped(tmp_path: Path) -> None:
@@ -46,14 +51,16 @@ def test_severity_override(tmp_path: Path) -> None:
 def test_per_file_ignores(tmp_path: Path) -> None:
     models = _project(tmp_path, '[tool.tflint.per-file-ignores]\n"models/lambda.h5" = ["TFL1"]\n')
     run = run_tflint(models, cwd=tmp_path)
-    assert "lambda.h5:1:1" not in run.out
+    lambda_codes = {line.split()[2] for line in run.out.splitlines() if "lambda.h5:1:1" in line}
+    assert lambda_codes and not any(c.startswith("TFL1") for c in lambda_codes)
     assert "custom.h5:1:1: warning TFL103" in run.out
 
 
 def test_per_node_ignores_match_layer_names(tmp_path: Path) -> None:
     models = _project(tmp_path, '[tool.tflint.per-node-ignores]\n"lambda*" = ["opaque-layer"]\n')
-    run = run_tflint(models / "lambda.h5", cwd=tmp_path)
-    assert run.code == 0, run.out
+    ignored = _codes(run_tflint(models / "lambda.h5", cwd=tmp_path).out)
+    assert "TFL103" not in ignored
+    assert "TFL103" in _codes(run_tflint("--isolated", models / "lambda.h5", cwd=tmp_path).out)
 
 
 def test_invalid_configuration_is_a_usage_error(tmp_path: Path) -> None:
@@ -88,6 +95,6 @@ def test_unknown_rule_option_is_rejected(tmp_path: Path) -> None:
 
 def test_python_api_takes_a_config() -> None:
     path = fixture("seed/lambda_sincos.h5")
-    assert tflint.lint(path, Config(ignore=["TFL103"])).diagnostics == []
-    assert [d.code for d in tflint.lint(path, Config()).diagnostics] == ["TFL103"]
+    assert tflint.lint(path, Config(select=["TFL103"], ignore=["opaque-layer"])).diagnostics == []
+    assert [d.code for d in tflint.lint(path, Config(select=["TFL103"])).diagnostics] == ["TFL103"]
     assert load_config(None) == Config(root=load_config(None).root)
