@@ -5,8 +5,8 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-from tflint.graph import Location, ModelGraph, Node, Tensor
-from tflint.patterns import const, find, op, options_are, var
+from tflint.graph import Location, ModelGraph, Node, Quantization, Tensor
+from tflint.patterns import alt, const, find, op, optional, options_are, var
 
 
 class GraphBuilder:
@@ -94,3 +94,114 @@ def test_matching_is_linear_in_graph_size(tmp_path: Path) -> None:
         assert len(list(find(b.graph, op("RELU", op("CONV_2D", where=counted))))) == copies
         visits.append(calls)
     assert visits[1] == 10 * visits[0]
+
+
+def test_alternatives_and_optional_ops(tmp_path: Path) -> None:
+    b = GraphBuilder(tmp_path / "consts.bin")
+    direct = b.op("RELU", b.op("CONV_2D", b.tensor("in")))
+    padded = b.op("RELU", b.op("PAD", b.op("DEPTHWISE_CONV_2D", b.tensor("in2")), b.const(0.0)))
+    b.op("RELU", b.op("MEAN", b.op("CONV_2D", b.tensor("in3")), b.const(1.0)))  # MEAN: not skipped
+    b.graph.outputs = [direct, padded]
+    producer = alt(op("CONV_2D", label="producer"), op("DEPTHWISE_CONV_2D", label="producer"))
+    pattern = op("RELU", optional(op("PAD", producer, const(), label="between")))
+    matches = list(find(b.graph, pattern))
+    assert [m.labels["producer"].op_type for m in matches] == ["CONV_2D", "DEPTHWISE_CONV_2D"]
+    assert ["between" in m.labels for m in matches] == [False, True]
+
+
+def test_alt_at_the_root_and_accept_callback(tmp_path: Path) -> None:
+    b = GraphBuilder(tmp_path / "consts.bin")
+    first = b.op("RESHAPE", b.op("RESHAPE", b.tensor("in")))
+    second = b.op("SQUEEZE", b.op("RESHAPE", first))
+    b.graph.outputs = [second]
+    pattern = alt(op("RESHAPE", op("RESHAPE")), op("SQUEEZE", op("RESHAPE")))
+    assert [m.root.outputs[0].id for m in find(b.graph, pattern)] == [first.id, second.id]
+    # A rejected match claims nothing, so the next anchor can use its nodes.
+    only_last = list(find(b.graph, pattern, accept=lambda m: m.root.op_type == "SQUEEZE"))
+    assert [m.root.op_type for m in only_last] == ["SQUEEZE"]
+    assert len(only_last[0].nodes) == 2
+
+
+def test_constant_predicate_and_binding(tmp_path: Path) -> None:
+    b = GraphBuilder(tmp_path / "consts.bin")
+    x = b.op("CONV_2D", b.tensor("in"))
+    slope = b.const(0.2)
+    b.graph.outputs = [b.op("MAXIMUM", x, b.op("MUL", x, slope)),
+                       b.op("MAXIMUM", x, b.op("MUL", x, b.const(1.5)))]
+    x_var = var("x")
+    leaky = op("MAXIMUM", x_var, op("MUL", x_var, const(where=lambda v: 0 < max(v) < 1,
+                                                       bind="alpha")))
+    [match] = list(find(b.graph, leaky))
+    assert match.bindings["alpha"].id == slope.id
+
+
+def test_quantized_constants_compare_by_real_value(tmp_path: Path) -> None:
+    b = GraphBuilder(tmp_path / "consts.bin")
+    x = b.op("CONV_2D", b.tensor("in"))
+    three = b.tensor("three_int8")  # 3.0 stored as int8 40 with scale 0.1, zero point 10
+    three.dtype, three.quantization = "int8", Quantization(scale=(0.1,), zero_point=(10,))
+    three.is_constant, three.data_offset, three.data_size = True, len(b.data), 1
+    b.data += struct.pack("<b", 40)
+    b.path.write_bytes(bytes(b.data))
+    b.graph.outputs = [b.op("ADD", x, three)]
+    assert len(list(find(b.graph, op("ADD", var("x"), const(3.0))))) == 1
+    assert list(find(b.graph, op("ADD", var("x"), const(40.0)))) == []
+
+
+def test_constant_behind_a_dequantize_counts(tmp_path: Path) -> None:
+    b = GraphBuilder(tmp_path / "consts.bin")
+    half = b.tensor("half_fp16")
+    half.dtype, half.is_constant, half.data_offset, half.data_size = "float16", True, 0, 2
+    b.data += struct.pack("<e", 0.5)
+    b.path.write_bytes(bytes(b.data))
+    b.graph.outputs = [b.op("MUL", b.op("CONV_2D", b.tensor("in")), b.op("DEQUANTIZE", half))]
+    assert len(list(find(b.graph, op("MUL", var("x"), const(0.5))))) == 1
+    assert list(find(b.graph, op("MUL", var("x"), const(2.0)))) == []
+
+
+def test_per_channel_constants_are_dequantized_per_channel(tmp_path: Path) -> None:
+    b = GraphBuilder(tmp_path / "consts.bin")
+    scales = b.tensor("scales")
+    scales.dtype, scales.shape = "int8", (2, 2)
+    scales.quantization = Quantization(scale=(0.5, 0.25), zero_point=(0, 0), quantized_dimension=0)
+    scales.is_constant, scales.data_offset, scales.data_size = True, 0, 4
+    b.data += struct.pack("<4b", 2, 2, 4, 4)  # every element is 1.0
+    b.path.write_bytes(bytes(b.data))
+    b.graph.outputs = [b.op("MUL", b.op("CONV_2D", b.tensor("in")), scales)]
+    assert len(list(find(b.graph, op("MUL", var("x"), const(1.0))))) == 1
+
+
+def test_optional_and_alternatives_stay_linear(tmp_path: Path) -> None:
+    """Visits per anchor depend on the pattern only: 10x the graph, 10x the work."""
+    visits = []
+    for copies in (100, 1000):
+        b = GraphBuilder(tmp_path / f"c{copies}.bin")
+        calls = 0
+
+        def counted(node: Node) -> bool:
+            nonlocal calls
+            calls += 1
+            return True
+
+        t = b.tensor("in")
+        for i in range(copies):
+            t = b.op("CONV_2D", t)
+            t = b.op("RELU", b.op("PAD", t) if i % 2 else t)
+        inner = alt(op("DEPTHWISE_CONV_2D", where=counted), op("CONV_2D", where=counted))
+        pattern = op("RELU", optional(op("PAD", optional(op("RESHAPE", inner)), partial=True)))
+        assert len(list(find(b.graph, pattern))) == copies
+        visits.append(calls)
+    assert visits[1] == 10 * visits[0]
+
+
+def test_a_subgraph_output_is_not_an_inner_node(tmp_path: Path) -> None:
+    """A WHILE body's result must stay computed: no fusing across it."""
+    b = GraphBuilder(tmp_path / "consts.bin")
+    conv = b.op("CONV_2D", b.tensor("in"), fused_activation_function="NONE")
+    b.op("RELU", conv)
+    pattern = op("RELU", op("CONV_2D", where=options_are(fused_activation_function="NONE")))
+    assert len(list(find(b.graph, pattern))) == 1
+    for tensor in (conv, *b.graph.node("0:op1").outputs):
+        tensor.subgraph = 1
+    b.graph.facts["tflite"] = {"subgraphs": [{"outputs": []}, {"outputs": [conv.id]}]}
+    assert list(find(b.graph, pattern)) == []

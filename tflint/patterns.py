@@ -14,12 +14,23 @@ tensor the first time it is seen and must be the same tensor wherever it
 appears again.  Inner nodes of a match must have no consumer outside it
 unless the pattern says otherwise, since only then could the sequence be
 replaced by one op.
+
+``alt(a, b)`` matches the first alternative that matches (it is kept even if a
+later part of the pattern then fails, so a pattern lists the more specific
+alternative first), ``optional(op(...))``
+an op that may be left out (the tensor then matches the op's first input),
+and ``const(where=...)`` a constant whose values pass a predicate.  Constants
+are compared by their real values: quantized ones are dequantized, and a
+constant behind a ``DEQUANTIZE`` (float16 or int8 weights) counts as one.  The
+number of alternatives tried per anchor depends on the pattern only, so
+matching stays linear in the number of nodes.
 """
 
 from __future__ import annotations
 
 import math
 import struct
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +40,19 @@ from tflint.graph import ModelGraph, Node, Tensor
 COMMUTATIVE = frozenset({"ADD", "MUL", "MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE",
                          "LOGICAL_AND", "LOGICAL_OR", "EQUAL", "NOT_EQUAL"})
 
-_UNPACK = {"float32": "f", "int32": "i", "int64": "q", "int16": "h", "int8": "b", "uint8": "B"}
+#: Single-input ops computing each output element from the same input element.
+ELEMENTWISE_UNARY = frozenset({
+    "ABS", "CAST", "CEIL", "COS", "DEQUANTIZE", "ELU", "EXP", "FLOOR", "GELU", "HARD_SWISH",
+    "LEAKY_RELU", "LOG", "LOGISTIC", "LOGICAL_NOT", "NEG", "QUANTIZE", "RELU", "RELU6",
+    "RELU_0_TO_1", "RELU_N1_TO_1", "ROUND", "RSQRT", "SIGN", "SIN", "SQRT", "SQUARE", "TANH"})
+
+#: Constant values read per graph, shared by every pattern and rule of a file
+#: (reading one opens the model file).
+_CONSTANTS: weakref.WeakKeyDictionary[ModelGraph, dict[str, tuple[float, ...] | None]] = \
+    weakref.WeakKeyDictionary()
+
+_UNPACK = {"float32": "f", "float16": "e", "int32": "i", "int64": "q", "int16": "h", "int8": "b",
+           "uint8": "B"}
 
 
 class Pattern:
@@ -45,10 +68,16 @@ class Var(Pattern):
 
 @dataclass(frozen=True)
 class Const(Pattern):
-    """A constant tensor, optionally with every element close to ``value``."""
+    """A constant tensor, optionally with every element close to ``value``.
+
+    ``where`` is a predicate on the constant's real values (it fails for a
+    constant too large to read); ``bind`` names the tensor in the bindings.
+    """
 
     value: float | None = None
     tolerance: float = 1e-3
+    where: Callable[[tuple[float, ...]], bool] | None = None
+    bind: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,12 +98,45 @@ class Op(Pattern):
     label: str | None = None
 
 
+@dataclass(frozen=True)
+class Alt(Pattern):
+    """The first of ``options`` that matches."""
+
+    options: tuple[Pattern, ...]
+
+
+@dataclass(frozen=True)
+class Maybe(Pattern):
+    """``op``, or nothing: the tensor then matches ``op``'s input ``through``."""
+
+    op: Op
+    through: int = 0
+
+
 def var(name: str) -> Var:
     return Var(name)
 
 
-def const(value: float | None = None, tolerance: float = 1e-3) -> Const:
-    return Const(value, tolerance)
+def const(value: float | None = None, tolerance: float = 1e-3, *,
+          where: Callable[[tuple[float, ...]], bool] | None = None,
+          bind: str | None = None) -> Const:
+    return Const(value, tolerance, where, bind)
+
+
+def alt(*options: Pattern) -> Alt:
+    return Alt(tuple(options))
+
+
+def optional(pattern: Op, through: int = 0) -> Maybe:
+    return Maybe(pattern, through)
+
+
+def through(types: str | tuple[str, ...] | frozenset[str], inner: Pattern, hops: int) -> Pattern:
+    """``inner``, possibly followed by up to ``hops`` single-input ops of ``types``."""
+    names = tuple(sorted(types)) if isinstance(types, frozenset) else types
+    for _ in range(hops):
+        inner = optional(op(names, inner))
+    return inner
 
 
 def op(types: str | tuple[str, ...], *inputs: Pattern, where: Callable[[Node], bool] | None = None,
@@ -93,18 +155,47 @@ class Match:
     labels: dict[str, Node] = field(default_factory=dict)
 
 
-def find(graph: ModelGraph, pattern: Op) -> Iterator[Match]:
-    """Every non-overlapping occurrence of ``pattern`` in graph order."""
+def find(graph: ModelGraph, pattern: Op | Alt,
+         accept: Callable[[Match], bool] | None = None) -> Iterator[Match]:
+    """Every non-overlapping occurrence of ``pattern`` in graph order.
+
+    The root may be an ``alt`` of ops.  ``accept`` checks a whole match (e.g.
+    that two permutations cancel); a rejected match claims no node.
+    """
+    roots = _root_options(pattern)
+    types = frozenset().union(*(root.types for root in roots))
     claimed: set[str] = set()
-    constants: dict[str, tuple[float, ...] | None] = {}
+    constants = _CONSTANTS.setdefault(graph, {})
     for node in graph.nodes():
-        if node.op_type not in pattern.types or node.id in claimed:
+        if node.op_type not in types or node.id in claimed:
             continue
-        state = Match(root=node)
-        if _match_node(graph, pattern, node, state, constants, is_root=True):
-            if claimed.isdisjoint(n.id for n in state.nodes):
+        for root in roots:
+            if node.op_type not in root.types:
+                continue
+            state = Match(root=node)
+            if (_match_node(graph, root, node, state, constants, is_root=True)
+                    and claimed.isdisjoint(n.id for n in state.nodes)
+                    and (accept is None or accept(state))):
                 claimed.update(n.id for n in state.nodes)
                 yield state
+                break
+
+
+def _root_options(pattern: Op | Alt) -> list[Op]:
+    if isinstance(pattern, Op):
+        return [pattern]
+    roots = [option for option in pattern.options if isinstance(option, Op)]
+    if len(roots) != len(pattern.options):
+        raise TypeError("the root of a pattern must be an op or an alt of ops")
+    return roots
+
+
+def _save(state: Match) -> tuple[dict[str, Tensor], list[Node], dict[str, Node]]:
+    return dict(state.bindings), list(state.nodes), dict(state.labels)
+
+
+def _restore(state: Match, saved: tuple[dict[str, Tensor], list[Node], dict[str, Node]]) -> None:
+    state.bindings, state.nodes, state.labels = saved
 
 
 def _match_tensor(graph: ModelGraph, pattern: Pattern, tensor: Tensor, state: Match,
@@ -116,20 +207,26 @@ def _match_tensor(graph: ModelGraph, pattern: Pattern, tensor: Tensor, state: Ma
             return True
         return bound.id == tensor.id
     if isinstance(pattern, Const):
-        if not tensor.is_constant:
-            return False
-        if pattern.value is None:
+        return _match_const(graph, pattern, tensor, state, constants)
+    if isinstance(pattern, Alt):
+        for option in pattern.options:
+            saved = _save(state)
+            if _match_tensor(graph, option, tensor, state, constants):
+                return True
+            _restore(state, saved)
+        return False
+    if isinstance(pattern, Maybe):
+        saved = _save(state)
+        if _match_tensor(graph, pattern.op, tensor, state, constants):
             return True
-        values = _constant_values(graph, tensor, constants)
-        return bool(values) and all(
-            math.isclose(v, pattern.value, rel_tol=pattern.tolerance, abs_tol=pattern.tolerance)
-            for v in values)
+        _restore(state, saved)
+        return _match_tensor(graph, pattern.op.inputs[pattern.through], tensor, state, constants)
     if isinstance(pattern, Op):
         producer = graph.producer(tensor)
         if producer is None or producer.op_type not in pattern.types:
             return False
         if not pattern.shared_ok and (len(graph.consumers(tensor)) != 1
-                                      or graph.is_graph_output(tensor)):
+                                      or _is_output(graph, tensor)):
             return False
         return _match_node(graph, pattern, producer, state, constants, is_root=False)
     raise TypeError(f"not a pattern: {pattern!r}")
@@ -148,15 +245,90 @@ def _match_node(graph: ModelGraph, pattern: Op, node: Node, state: Match,
     if node.op_type in COMMUTATIVE and len(inputs) == 2:
         orders.append([inputs[1], inputs[0]])
     for ordered in orders:
-        saved = (dict(state.bindings), list(state.nodes), dict(state.labels))
+        saved = _save(state)
         if all(_match_tensor(graph, p, t, state, constants)
                for p, t in zip(pattern.inputs, ordered, strict=False)):
             state.nodes.append(node)
             if pattern.label:
                 state.labels[pattern.label] = node
             return True
-        state.bindings, state.nodes, state.labels = saved
+        _restore(state, saved)
     return False
+
+
+def _match_const(graph: ModelGraph, pattern: Const, tensor: Tensor, state: Match,
+                 constants: dict[str, tuple[float, ...] | None]) -> bool:
+    source = _constant_source(graph, tensor)
+    if source is None:
+        return False
+    if pattern.value is not None or pattern.where is not None:
+        values = _real_values(graph, source, constants)
+        if not values:
+            return False
+        if pattern.value is not None and not all(
+                math.isclose(v, pattern.value, rel_tol=pattern.tolerance,
+                             abs_tol=pattern.tolerance) for v in values):
+            return False
+        if pattern.where is not None and not pattern.where(values):
+            return False
+    if pattern.bind:
+        bound = state.bindings.get(pattern.bind)
+        if bound is not None:
+            return bound.id == tensor.id
+        state.bindings[pattern.bind] = tensor
+    return True
+
+
+def _constant_source(graph: ModelGraph, tensor: Tensor) -> Tensor | None:
+    """The constant holding the tensor's values: itself, or the input of the
+    ``DEQUANTIZE`` that expands float16/int8 weights at init time."""
+    if tensor.is_constant:
+        return tensor
+    producer = graph.producer(tensor)
+    if producer is not None and producer.op_type == "DEQUANTIZE" and producer.inputs \
+            and producer.inputs[0].is_constant:
+        return producer.inputs[0]
+    return None
+
+
+def _real_values(graph: ModelGraph, tensor: Tensor,
+                 cache: dict[str, tuple[float, ...] | None]) -> tuple[float, ...] | None:
+    """The constant's values as real numbers: quantized integers are dequantized."""
+    key = f"real:{tensor.id}"
+    if key not in cache:
+        raw = _constant_values(graph, tensor, cache)
+        cache[key] = None if raw is None else _dequantize(tensor, raw)
+    return cache[key]
+
+
+def _dequantize(tensor: Tensor, raw: tuple[float, ...]) -> tuple[float, ...]:
+    quant = tensor.quantization
+    if quant is None or tensor.dtype not in ("int8", "uint8", "int16", "int32", "int64") \
+            or not quant.scale:
+        return raw
+    scales = quant.scale
+    zero_points = quant.zero_point if len(quant.zero_point) == len(scales) else (0,) * len(scales)
+    if len(scales) == 1:
+        return tuple((q - zero_points[0]) * scales[0] for q in raw)
+    # Per-channel: element i belongs to channel (i // stride) % channels.
+    shape = tensor.shape or ()
+    axis = quant.quantized_dimension
+    if axis >= len(shape) or shape[axis] != len(scales) or None in shape:
+        return raw
+    stride = math.prod(shape[axis + 1:])  # type: ignore[arg-type]
+    channels = len(scales)
+    return tuple((q - zero_points[(i // stride) % channels]) * scales[(i // stride) % channels]
+                 for i, q in enumerate(raw))
+
+
+def _is_output(graph: ModelGraph, tensor: Tensor) -> bool:
+    """A model output, or an output of its subgraph (a WHILE body's result):
+    a fused op would have to keep computing it."""
+    if graph.is_graph_output(tensor):
+        return True
+    subgraphs = graph.facts.get("tflite", {}).get("subgraphs", [])
+    return 0 < tensor.subgraph < len(subgraphs) and \
+        tensor.id in subgraphs[tensor.subgraph].get("outputs", ())
 
 
 def _constant_values(graph: ModelGraph, tensor: Tensor,
@@ -174,9 +346,19 @@ def _constant_values(graph: ModelGraph, tensor: Tensor,
     return values
 
 
-def constant_values(graph: ModelGraph, tensor: Tensor) -> tuple[float, ...] | None:
-    """The values of a small constant tensor, or None if it is not one."""
-    return _constant_values(graph, tensor, {})
+def constant_values(graph: ModelGraph, tensor: Tensor, *,
+                    dequantize: bool = False) -> tuple[float, ...] | None:
+    """The values of a small constant tensor, or None if it is not one.
+
+    With ``dequantize``, the real values as patterns compare them: quantized
+    integers dequantized, and a constant behind a ``DEQUANTIZE`` counts.
+    """
+    if not dequantize:
+        return _constant_values(graph, tensor, _CONSTANTS.setdefault(graph, {}))
+    source = _constant_source(graph, tensor)
+    if source is None:
+        return None
+    return _real_values(graph, source, _CONSTANTS.setdefault(graph, {}))
 
 
 def options_are(**expected: Any) -> Callable[[Node], bool]:
