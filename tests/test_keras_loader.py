@@ -689,8 +689,13 @@ def test_empty_file(tmp_path: Path, name: str) -> None:
 
 
 def test_unknown_content(tmp_path: Path) -> None:
-    with pytest.raises(ModelFileError, match="not a Keras model"):
+    with pytest.raises(ModelFileError, match=r"not an HDF5 file \(bad signature\)"):
         load_keras(_write(tmp_path, "x.h5", b"GIF89a..."))
+    with pytest.raises(ModelFileError, match="not a model file"):
+        load_keras(_write(tmp_path, "x.bin", b"GIF89a..."))
+    tflite = (ROOT / "fixtures" / "clean" / "mobile_cnn.tflite").read_bytes()
+    with pytest.raises(ModelFileError, match="not a Keras model"):
+        load_keras(_write(tmp_path, "y.h5", tflite))
 
 
 def test_missing_file(tmp_path: Path) -> None:

@@ -7,9 +7,12 @@ Loader modules are imported only when a file of their kind comes in, so a
 from __future__ import annotations
 
 import os
+from typing import Literal
 
 from tflint.errors import ModelFileError
 from tflint.graph import FileKind, ModelGraph
+
+Container = Literal["tflite", "hdf5", "zip", "json"]
 
 #: Extensions picked up when recursing into a folder.
 MODEL_EXTENSIONS = (".tflite", ".h5", ".hdf5", ".keras")
@@ -17,15 +20,16 @@ MODEL_EXTENSIONS = (".tflite", ".h5", ".hdf5", ".keras")
 CONFIG_EXTENSIONS = (".json",)
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-_ZIP_SIGNATURE = b"PK\x03\x04"
+_ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")  # a local file header, or an empty archive
 _TFLITE_IDENTIFIER = b"TFL3"
+_UTF8_BOM = b"\xef\xbb\xbf"
 
 
-def sniff(path: str) -> FileKind:
-    """Tell the kind of a model file from its first bytes."""
+def sniff_container(path: str) -> Container:
+    """Tell the container of a model file from its first bytes, not its name."""
     try:
         with open(path, "rb") as handle:
-            head = handle.read(16)
+            head = handle.read(64)
     except IsADirectoryError:
         raise ModelFileError("is a directory") from None
     except OSError as exc:
@@ -34,8 +38,12 @@ def sniff(path: str) -> FileKind:
         raise ModelFileError("file is empty")
     if head[4:8] == _TFLITE_IDENTIFIER:
         return "tflite"
-    if head.startswith((_HDF5_SIGNATURE, _ZIP_SIGNATURE)) or head.lstrip()[:1] == b"{":
-        return "keras"
+    if head.startswith(_HDF5_SIGNATURE):
+        return "hdf5"
+    if head.startswith(_ZIP_SIGNATURES):
+        return "zip"
+    if head.removeprefix(_UTF8_BOM).lstrip()[:1] in (b"{", b"["):
+        return "json"
     extension = os.path.splitext(path)[1].lower()
     if extension == ".tflite":
         raise ModelFileError("not a TFLite flatbuffer (no 'TFL3' file identifier)")
@@ -47,15 +55,21 @@ def sniff(path: str) -> FileKind:
                          "model, or a Keras JSON config")
 
 
+def sniff(path: str) -> FileKind:
+    """Tell the kind of a model file from its first bytes."""
+    return "tflite" if sniff_container(path) == "tflite" else "keras"
+
+
 def load(path: str) -> ModelGraph:
     """Load any supported model file into a :class:`ModelGraph`."""
-    if sniff(path) == "tflite":
+    container = sniff_container(path)
+    if container == "tflite":
         from tflint.loaders.tflite import load_tflite
 
         return load_tflite(path)
     from tflint.loaders.keras import load_keras
 
-    return load_keras(path)
+    return load_keras(path, container)
 
 
 def looks_like_keras_config(path: str) -> bool:

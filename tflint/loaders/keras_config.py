@@ -41,6 +41,9 @@ WRAPPERS = frozenset({"TimeDistributed", "Bidirectional"})
 MODEL_CLASSES = frozenset({"Functional", "Model", "Sequential"})
 #: Modules whose classes are Keras' own (a ``module`` key names where a class lives).
 KERAS_MODULES = ("keras", "tf_keras", "tensorflow")
+#: More outputs than any layer call has (``tf.split`` into 1024 pieces); a reference to a
+#: higher output index is malformed.
+MAX_LAYER_OUTPUTS = 1024
 #: tf.keras writes a constant first argument of a TFOpLambda as ``[this, -1, value, kwargs]``.
 CONSTANT_VALUE = "_CONSTANT_VALUE"
 
@@ -571,6 +574,12 @@ class _Builder:
         def call_index(ref: Ref, user: str, for_io: bool = False) -> int:
             """The position in ``inbound_nodes`` of the call a reference means."""
             entry = lookup(ref, user)
+            if ref.tensor >= MAX_LAYER_OUTPUTS:
+                # The builder makes that many output tensors: refuse before it does.
+                raise ModelFileError(
+                    f"{user} in {where} refers to output {ref.tensor} of layer '{ref.layer}' "
+                    f"(a layer has at most {MAX_LAYER_OUTPUTS} outputs)"
+                )
             if entry.is_input:
                 return 0
             count = len(entry.calls)
@@ -751,5 +760,11 @@ def build_keras_graph(config: dict[str, Any], path: str, facts: Facts) -> ModelG
         "dtype_policies": dict(builder.policies),
         "has_weights": bool(facts.get("has_weights")),
         "layers_with_weights": list(facts.get("layers_with_weights") or []),
+    }
+    # The parsed documents as read (node options are views into "model"), so
+    # that security rules can audit every value, not only what became a node.
+    graph.facts["keras_config"] = {
+        "model": top,
+        "training": facts.get("training_config"),
     }
     return graph

@@ -13,10 +13,14 @@ a huge attribute, a JSON document nested 100 000 deep) costs a quick
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import re
+import select
+import signal
 import struct
+import time
 import zipfile
 import zlib
 from array import array
@@ -242,6 +246,8 @@ def read_keras_zip(path: str) -> tuple[dict[str, Any], Facts]:
             )
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise ModelFileError(f"not a valid zip archive (truncated?): {exc}") from None
+    except ValueError as exc:  # e.g. an entry name flagged UTF-8 that is not
+        raise ModelFileError(f"not a valid zip archive: {exc}") from None
     except NotImplementedError as exc:  # compression method zipfile lacks
         raise ModelFileError(f"cannot read zip archive: {exc}") from None
     except OSError as exc:
@@ -356,7 +362,22 @@ def _layers_with_weights(weights: Any) -> list[str]:
 
 def read_h5(path: str) -> tuple[dict[str, Any], Facts]:
     """The ``model_config`` root attribute of a legacy Keras HDF5 model file."""
-    import h5py  # only HDF5 files pay for importing it
+    import h5py  # noqa: F401  (only HDF5 files pay for importing it, once, before forking)
+
+    text, training_text, facts = _in_child(_read_h5_metadata, path)
+    config = as_model_config(parse_json(text, "model_config"), "HDF5 model_config")
+    facts["training_config"] = (
+        None if training_text is None else parse_json(training_text, "training_config")
+    )
+    for key in ("keras_version", "backend"):
+        if facts[key] is None:
+            facts[key] = _text_or_none(config.get(key))
+    return config, facts
+
+
+def _read_h5_metadata(path: str) -> tuple[str, str | None, Facts]:
+    """The config and training config texts and the facts, read with h5py."""
+    import h5py
 
     try:
         with h5py.File(path, "r") as handle:
@@ -378,6 +399,15 @@ def read_h5(path: str) -> tuple[dict[str, Any], Facts]:
             facts["layers_with_weights"] = (
                 _layers_with_weights(weights) if facts["has_weights"] else []
             )
+            # Loading with compile=True deserializes the loss, metrics and
+            # optimizer named here: read it so that it can be audited too.
+            training_text = (
+                _attribute_text(
+                    _read_attribute(attrs, "training_config", MAX_CONFIG_BYTES), "training_config"
+                )
+                if "training_config" in attrs
+                else None
+            )
     except ModelFileError:
         raise
     except OSError as exc:
@@ -386,9 +416,122 @@ def read_h5(path: str) -> tuple[dict[str, Any], Facts]:
         raise ModelFileError(f"cannot read HDF5 file: {reason}") from None
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise ModelFileError(f"cannot read HDF5 file: {exc}") from None
-    config = as_model_config(parse_json(text, "model_config"), "HDF5 model_config")
-    for key in ("keras_version", "backend"):
-        if facts[key] is None:
-            facts[key] = _text_or_none(config.get(key))
-    return config, facts
+    return text, training_text, facts
+
+
+# -- libhdf5 in a child process -----------------------------------------------------------------
+
+#: CPU seconds libhdf5 may spend on one file's attributes, plus one per
+#: ``H5_BYTES_PER_CPU_SECOND`` of file: a 3000-layer model needs 0.2 s, while
+#: some damaged files send libhdf5 into an endless loop.
+H5_CPU_SECONDS = 1.0
+H5_BYTES_PER_CPU_SECOND = 16 * MIB
+#: Wall-clock bound, for a child that waits rather than spins.
+H5_WALL_SECONDS = 30.0
+#: Address space the child may add to what it inherits.  libhdf5 and h5py
+#: need about five times a variable-length attribute's size to read it, and
+#: that size is only known once read: this bounds a hostile one (and the
+#: configs readable from HDF5 to about 30 MiB, 15 000 layers).
+H5_CHILD_MEMORY = 192 * MIB
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """CPU time a child has used so far (Linux ``/proc``); None where unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _limit_address_space(extra: int) -> None:
+    """Let this process grow by at most ``extra`` bytes of address space (Linux)."""
+    try:
+        import resource  # POSIX only, like fork
+
+        with open("/proc/self/status", "rb") as status:
+            line = next(line for line in status if line.startswith(b"VmSize:"))
+        size = int(line.split()[1]) * 1024
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        soft = size + extra if hard == resource.RLIM_INFINITY else min(size + extra, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    except (ImportError, OSError, StopIteration, ValueError):
+        pass  # no /proc: no limit beyond the CPU one
+
+
+def _in_child(read: Any, path: str) -> Any:
+    """``read(path)`` in a forked child, killed if it spins or dies.
+
+    libhdf5 is C code that loops forever or crashes on some damaged files,
+    and neither can be stopped from Python in the same process.  The child
+    sends back the JSON of what ``read`` returned, or its ModelFileError.
+    Without ``fork`` (Windows) the read happens in this process.
+    """
+    if not hasattr(os, "fork"):
+        return read(path)
+    try:
+        budget = H5_CPU_SECONDS + os.path.getsize(path) / H5_BYTES_PER_CPU_SECOND
+    except OSError:
+        budget = H5_CPU_SECONDS  # the child's h5py says what is wrong with the path
+    receive, send = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: always leaves through os._exit
+        status = 0
+        try:
+            os.close(receive)
+            faulthandler.disable()  # a libhdf5 crash is reported in one line, not dumped
+            _limit_address_space(H5_CHILD_MEMORY)
+            try:
+                reply: dict[str, Any] = {"value": read(path)}
+            except ModelFileError as exc:
+                reply = {"error": str(exc)}
+            except MemoryError:
+                reply = {"error": "file too large to load"}
+            except BaseException as exc:  # a bug: the parent raises it
+                reply = {"bug": f"{type(exc).__name__}: {exc}"}
+            with os.fdopen(send, "wb") as out:
+                out.write(json.dumps(reply).encode("ascii"))
+        except BaseException:
+            status = 70
+        os._exit(status)
+    os.close(send)
+    chunks: list[bytes] = []
+    started = time.monotonic()
+    killed = ""
+    try:
+        while True:
+            ready, _, _ = select.select([receive], [], [], 0.05)
+            if ready:
+                chunk = os.read(receive, 1 << 20)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                continue
+            cpu = _cpu_seconds(pid)
+            if cpu is not None and cpu > budget:
+                killed = f"after {budget:.1f} s of CPU time"
+            elif time.monotonic() - started > H5_WALL_SECONDS:
+                killed = f"after {H5_WALL_SECONDS:g} s"
+            if killed:
+                os.kill(pid, signal.SIGKILL)
+                break
+    finally:
+        os.close(receive)
+        _, status = os.waitpid(pid, 0)
+    if killed:
+        raise ModelFileError(f"cannot read HDF5 file: libhdf5 was still reading it {killed} "
+                             "(a damaged file?)")
+    if os.WIFSIGNALED(status):
+        name = signal.Signals(os.WTERMSIG(status)).name
+        raise ModelFileError(f"cannot read HDF5 file: libhdf5 crashed on it ({name})")
+    try:
+        reply = json.loads(b"".join(chunks))
+    except ValueError:
+        raise RuntimeError(f"the HDF5 reader process ended with status {status}") from None
+    if "error" in reply:
+        raise ModelFileError(reply["error"])
+    if "bug" in reply:
+        raise RuntimeError(f"reading the HDF5 file failed: {reply['bug']}")
+    return reply["value"]
 
