@@ -27,6 +27,9 @@ class Delegation:
     target: str
     #: Node id -> reason it stays on the CPU; absent for delegated nodes.
     cpu_reasons: dict[str, str] = field(default_factory=dict)
+    #: Nodes the delegate claims but cannot build (also in cpu_reasons): they
+    #: sit in a partition, and the interpreter fails to allocate tensors.
+    claimed_failing: set[str] = field(default_factory=set)
     #: Per subgraph: the partitions, each a list of delegated node ids.
     partitions: dict[int, list[list[str]]] = field(default_factory=dict)
     ops: int = 0
@@ -49,6 +52,7 @@ class Delegation:
                 "op": node.op_type,
                 "layer": node.outputs[0].name if node.outputs and node.outputs[0].name else None,
                 "reason": reason,
+                **({"fails_allocation": True} if node_id in self.claimed_failing else {}),
             })
         return {
             "target": self.target,
@@ -57,6 +61,7 @@ class Delegation:
             "partitions": self.partition_count,
             "partitions_by_subgraph": {str(k): len(v) for k, v in self.partitions.items()},
             "cpu_ops": cpu_ops,
+            "allocation_fails": bool(self.claimed_failing),
             "predicted_from": "tflite",
         }
 
@@ -67,6 +72,9 @@ class Delegation:
                 f"{len(self.cpu_reasons)} on CPU")
         if counts:
             line += ": " + ", ".join(f"{op} x{n}" for op, n in counts.most_common())
+        if self.claimed_failing:
+            line += ("; XNNPACK claims ops it cannot build, so the interpreter will fail to "
+                     "allocate tensors")
         return line
 
 
@@ -77,14 +85,19 @@ def predict_delegation(graph: ModelGraph, target: str) -> Delegation:
     for node in graph.nodes():
         by_subgraph.setdefault(node.subgraph, []).append(node)
     for subgraph, nodes in by_subgraph.items():
-        reasons = _node_reasons(graph, nodes, profile)
+        reasons, claimed = _node_reasons(graph, nodes, profile)
         result.cpu_reasons.update(reasons)
-        result.partitions[subgraph] = partition(graph, nodes, set(reasons))
+        result.claimed_failing |= claimed
+        # The runtime partitions what detection claimed, failing ops included.
+        result.partitions[subgraph] = partition(graph, nodes, set(reasons) - claimed)
     return result
 
 
-def _node_reasons(graph: ModelGraph, nodes: list[Node], profile: Profile) -> dict[str, str]:
+def _node_reasons(graph: ModelGraph, nodes: list[Node],
+                  profile: Profile) -> tuple[dict[str, str], set[str]]:
+    """Per node the reason it stays on the CPU, and the nodes claimed but failing."""
     reasons: dict[str, str] = {}
+    claimed: set[str] = set()
     absorbable: list[Node] = []
     handles: list[Node] = []
     for node in nodes:
@@ -93,23 +106,26 @@ def _node_reasons(graph: ModelGraph, nodes: list[Node], profile: Profile) -> dic
         elif node.op_type == "VAR_HANDLE":
             handles.append(node)
         else:
-            reason = profile.reason_not_delegated(graph, node)
-            if reason:
-                reasons[node.id] = reason
+            verdict = profile.verdict(graph, node)
+            if verdict.reason:
+                reasons[node.id] = verdict.reason
+            if verdict.claimed:
+                claimed.add(node.id)
+    rejected = set(reasons) - claimed
     # Weights stored as float16/int8 behind a DEQUANTIZE are unpacked once at
-    # init when every consumer is delegated; otherwise the op stays on the CPU.
+    # init unless a consumer stays on the CPU; then the op stays there too.
     for node in reversed(absorbable):
-        consumers = graph.consumers(node.outputs[0])
-        blocked = [c for c in consumers if c.id in reasons]
-        if not consumers or blocked:
-            what = f"its consumer {blocked[0].op_type} is not" if blocked else "it has no consumer"
-            reasons[node.id] = f"DEQUANTIZE of constant weights stays on the CPU because {what}"
+        blocked = [c for c in graph.consumers(node.outputs[0]) if c.id in rejected]
+        if blocked:
+            reasons[node.id] = (f"DEQUANTIZE of constant weights stays on the CPU because its "
+                                f"consumer {blocked[0].op_type} is not delegated")
+            rejected.add(node.id)
     for node in handles:
         users = [c for t in node.outputs for c in graph.consumers(t)
                  if c.op_type in ("READ_VARIABLE", "ASSIGN_VARIABLE")]
-        if not any(u.id not in reasons for u in users):
+        if not any(u.id not in rejected for u in users):
             reasons[node.id] = "VAR_HANDLE is delegated only with a delegated variable op"
-    return reasons
+    return reasons, claimed
 
 
 def _has_side_effect(node: Node) -> bool:

@@ -59,8 +59,15 @@ def _eval(node: ast.expr, names: Mapping[str, Any]) -> Any:
             raise ExpressionError(f"no value for {node.id!r}")
         return value
     if isinstance(node, ast.BoolOp):
-        values = (_eval(v, names) for v in node.values)
-        return all(values) if isinstance(node.op, ast.And) else any(values)
+        # Python semantics: the deciding operand itself, evaluated lazily
+        # (``new_shape or []`` is a list, and a guard skips what it protects).
+        want = not isinstance(node.op, ast.And)
+        value = None
+        for operand in node.values:
+            value = _eval(operand, names)
+            if bool(value) == want:
+                return value
+        return value
     if isinstance(node, ast.UnaryOp):
         value = _eval(node.operand, names)
         if isinstance(node.op, ast.Not):

@@ -88,6 +88,17 @@ class Operands:
         return cls([None if i < 0 else next(present, None) for i in raw], list(node.outputs))
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """The delegate's decision on one node."""
+
+    #: Why the node stays on the CPU; None when the delegate takes it.
+    reason: str | None = None
+    #: Detection claims the node but building the XNNPACK subgraph fails, so
+    #: the interpreter fails to allocate tensors (the reason says so).
+    claimed: bool = False
+
+
 class Profile:
     """The delegate's conditions, evaluated against one node at a time."""
 
@@ -96,32 +107,55 @@ class Profile:
         self.ops: dict[str, dict[str, Any]] = data["ops"]
         general = {g["id"]: g for g in data["general"]}
         self.max_rank: int = general["max_rank"]["max_rank"]
+        self.claimed_above_max_rank = frozenset(general["max_rank"].get("claimed_ops", ()))
         self.custom_codes = frozenset(general["custom_ops"].get("custom_codes", ()))
         quantization = general["quantization"]
         self.zero_point_range: dict[str, list[int]] = quantization["zero_point_range"]
         absorb = general["fp16_and_int8_weights_dequantize"]
         self.dequantize_constant_classes = frozenset(absorb["dequantize_constant_input_classes"])
+        self.option_defaults: dict[str, Any] = general["options_defaults"].get("defaults", {})
 
     # -- whole-node verdict ---------------------------------------------
     def reason_not_delegated(self, graph: ModelGraph, node: Node) -> str | None:
-        """Why the delegate rejects ``node``, or None when it takes it."""
+        """Why the delegate does not run ``node``, or None when it does."""
+        return self.verdict(graph, node).reason
+
+    def verdict(self, graph: ModelGraph, node: Node) -> Verdict:
         if node.origin == "flex":
-            return f"{node.op_type} runs on TensorFlow kernels (Select TF ops), never on XNNPACK"
+            return Verdict(f"{node.op_type} runs on TensorFlow kernels (Select TF ops), never on "
+                           "XNNPACK")
         if node.origin == "custom":
             if node.op_type in self.custom_codes:
-                return None
-            return f"custom op '{node.op_type}' is not supported by XNNPACK"
+                return Verdict()
+            return Verdict(f"custom op '{node.op_type}' is not supported by XNNPACK")
         spec = self.ops.get(node.op_type)
         if spec is None:
-            return f"{node.op_type} is not supported by XNNPACK"
+            return Verdict(f"{node.op_type} is not supported by XNNPACK")
         operands = Operands.of(node)
+        # Conditions detection does not check but subgraph creation does.
+        claims: list[str] = []
         for check in (self._check_arity, self._check_types, self._check_ranks,
                       self._check_operands, self._check_activation, self._check_options,
                       self._check_quantization):
-            reason = check(graph, node, spec, operands)
+            reason = check(graph, node, spec, operands, claims)
             if reason:
-                return reason
-        return None
+                return Verdict(reason)
+        names = None
+        for constraint in spec.get("creation_constraints", ()):
+            names = names or self.names(graph, node, operands)
+            if _safe_evaluate(constraint["expr"], names) is False:
+                claims.append(constraint["text"])
+        if claims:
+            return Verdict(f"{node.op_type} is claimed by XNNPACK but fails when the delegate "
+                           f"builds it ({claims[0]}): the interpreter will fail to allocate "
+                           "tensors", claimed=True)
+        return Verdict()
+
+    def option(self, node: Node, field: str) -> Any:
+        """An option field; the schema default when the op has no options table."""
+        if field in node.options:
+            return node.options[field]
+        return self.option_defaults.get(field)
 
     def is_absorbable_dequantize(self, node: Node) -> bool:
         """A DEQUANTIZE of constant float16/int8 weights, unpacked once at init."""
@@ -133,7 +167,7 @@ class Profile:
 
     # -- individual checks ----------------------------------------------
     def _check_arity(self, graph: ModelGraph, node: Node, spec: dict[str, Any],
-                     operands: Operands) -> str | None:
+                     operands: Operands, claims: list[str]) -> str | None:
         if node.version is not None and node.version in spec.get("exclude_versions", ()):
             return f"{node.op_type} version {node.version} is not supported by XNNPACK"
         low, high = spec["num_inputs"]
@@ -145,36 +179,37 @@ class Profile:
         return None
 
     def _check_types(self, graph: ModelGraph, node: Node, spec: dict[str, Any],
-                     operands: Operands) -> str | None:
+                     operands: Operands, claims: list[str]) -> str | None:
         in_classes = [dtype_class(t) for t in operands.inputs]
         out_classes = [dtype_class(t) for t in operands.outputs]
-        n_in, n_out = len(in_classes), len(out_classes)
-        for type_set in spec["type_sets"]:
-            if spec.get("variadic_inputs") or spec.get("variadic_outputs"):
-                pattern = _expand_variadic(type_set, spec, n_in, n_out)
-                classes = in_classes + out_classes
-            else:
-                # Tuples list every input position; absent trailing inputs are "none".
-                pattern_inputs = len(type_set) - n_out
-                if pattern_inputs < n_in:
-                    continue
-                pattern = type_set
-                classes = in_classes + ["none"] * (pattern_inputs - n_in) + out_classes
-            if len(pattern) == len(classes) and all(
-                    c in p.split("|") for c, p in zip(classes, pattern, strict=True)):
+        if _matches(spec["type_sets"], spec, in_classes, out_classes):
+            return None
+        for entry in spec.get("type_sets_if", ()):
+            if _matches([entry["types"]], spec, in_classes, out_classes) and _safe_evaluate(
+                    entry["expr"], self.names(graph, node, operands)):
+                return None
+        for entry in spec.get("claimed_type_sets", ()):
+            if _matches([entry["types"]], spec, in_classes, out_classes):
+                claims.append(entry["text"])
                 return None
         main = CLASS_NAMES.get(in_classes[0], in_classes[0]) if in_classes else "no input"
         others = {CLASS_NAMES.get(c, c) for c in in_classes[1:] if c != "none"} - {main}
         detail = f" with {', '.join(sorted(others))} operands" if others else ""
+        if not others and out_classes and out_classes[0] not in (in_classes[:1] or ["none"]):
+            detail = f" with a {CLASS_NAMES.get(out_classes[0], out_classes[0])} output"
         return f"{node.op_type} on {main}{detail} is not supported by XNNPACK"
 
     def _check_ranks(self, graph: ModelGraph, node: Node, spec: dict[str, Any],
-                     operands: Operands) -> str | None:
+                     operands: Operands, claims: list[str]) -> str | None:
         for key, tensor in _positions(operands):
             if tensor is None or tensor.shape is None:
                 continue
             rank = len(tensor.shape)
             if rank > self.max_rank:
+                if node.op_type in self.claimed_above_max_rank:
+                    claims.append(f"a rank-{rank} tensor: XNNPACK takes at most {self.max_rank} "
+                                  "dimensions")
+                    continue
                 return f"rank-{rank} tensors are not supported by XNNPACK (at most {self.max_rank})"
             bounds = spec.get("rank", {}).get(key)
             if bounds and not bounds[0] <= rank <= bounds[1]:
@@ -183,7 +218,7 @@ class Profile:
         return None
 
     def _check_operands(self, graph: ModelGraph, node: Node, spec: dict[str, Any],
-                        operands: Operands) -> str | None:
+                        operands: Operands, claims: list[str]) -> str | None:
         names: OperandNames | None = None
         for key, rules in spec.get("operands", {}).items():
             position = int(key)
@@ -192,11 +227,12 @@ class Profile:
                 if rules.get("optional") is False:
                     return f"{node.op_type} without {_role(key)} is not supported by XNNPACK"
                 continue
-            if rules.get("static") and not self._is_static(graph, tensor, rules):
+            if rules.get("static") and not self._is_static(graph, tensor, rules, node):
                 producer = graph.producer(tensor)
                 source = f" (computed by {producer.op_type})" if producer else ""
-                return (f"{node.op_type} needs a constant {_role(key)}, but it is computed at run "
-                        f"time{source}")
+                named = f" '{tensor.name}'" if tensor.name else ""
+                return (f"{node.op_type} needs a constant {_role(key)}{named}, but it is computed "
+                        f"at run time{source}")
             if names is None:
                 names = self.names(graph, node, operands)
             reason = self._check_operand_shape(node, key, tensor, rules, names, operands, graph)
@@ -207,7 +243,7 @@ class Profile:
     def _check_operand_shape(self, node: Node, key: str, tensor: Tensor, rules: dict[str, Any],
                              names: OperandNames, operands: Operands,
                              graph: ModelGraph) -> str | None:
-        role = _role(key)
+        role = f"{_role(key)} '{tensor.name}'" if tensor.name else _role(key)
         shape = stored_shape(tensor) or []
         count = element_count(tensor)
         failures = []
@@ -242,7 +278,7 @@ class Profile:
                 if "all_eq" in values and any(v != values["all_eq"] for v in data):
                     failures.append(f"{role} values other than {values['all_eq']}")
         if failures:
-            return f"{node.op_type} with a {failures[0]} is not supported by XNNPACK"
+            return f"{node.op_type} with {failures[0]} is not supported by XNNPACK"
         return None
 
     def _check_operand_quantization(self, tensor: Tensor, rules: dict[str, Any],
@@ -257,23 +293,24 @@ class Profile:
                 expected = _safe_evaluate(rules["quantized_dimension_expr"], names)
             if expected is not None and q.quantized_dimension != expected:
                 failures.append(f"{role} quantized along dimension {q.quantized_dimension}")
-        if "zero_point" in rules and klass in _SIGNED_SMALL and q is not None:
+        if ("zero_point" in rules and klass in rules.get("zero_point_classes", _SIGNED_SMALL)
+                and q is not None):
             applies = rules.get("zero_point_applies", "always")
-            if applies == "always" or dtype_class(operands.inputs[0]) in _QUANTIZED_ACTIVATION:
+            if applies == "always" or quantized_configuration(operands):
                 if any(z != rules["zero_point"] for z in q.zero_point):
                     failures.append(f"{role} with a non-zero zero point")
         return failures
 
     def _check_activation(self, graph: ModelGraph, node: Node, spec: dict[str, Any],
-                          operands: Operands) -> str | None:
+                          operands: Operands, claims: list[str]) -> str | None:
         allowed = spec.get("fused_activation")
-        activation = node.options.get("fused_activation_function")
+        activation = self.option(node, "fused_activation_function")
         if allowed and activation is not None and activation not in allowed:
             return f"{node.op_type} with fused activation {activation} is not supported by XNNPACK"
         return None
 
     def _check_options(self, graph: ModelGraph, node: Node, spec: dict[str, Any],
-                       operands: Operands) -> str | None:
+                       operands: Operands, claims: list[str]) -> str | None:
         names = None
         for constraint in spec.get("options", ()):
             if "expr" in constraint:
@@ -283,33 +320,41 @@ class Profile:
                             f"(needs {constraint['expr']})")
                 continue
             field = constraint["field"]
-            value = node.options.get(field)
+            value = self.option(node, field)
             if not _satisfies(value, constraint):
                 return f"{node.op_type} with {field}={value} is not supported by XNNPACK"
         return None
 
     def _check_quantization(self, graph: ModelGraph, node: Node, spec: dict[str, Any],
-                            operands: Operands) -> str | None:
+                            operands: Operands, claims: list[str]) -> str | None:
         tensors = [t for t in operands.inputs + operands.outputs if t is not None]
         for tensor in tensors:
             klass = dtype_class(tensor)
             q = tensor.quantization
+            # Detection does not validate quantization parameters; building does.
             if klass in self.zero_point_range and q is not None:
                 low, high = self.zero_point_range[klass]
                 if any(not low <= z <= high for z in q.zero_point):
-                    return f"zero point of '{tensor.name}' is outside the {klass} range"
-                if any(not (math.isfinite(s) and s > 0) for s in q.scale):
-                    return f"scale of '{tensor.name}' is not a positive finite number"
-        first = dtype_class(operands.inputs[0]) if operands.inputs else "none"
-        if first not in _QUANTIZED_ACTIVATION:
+                    claims.append(f"the zero point of '{tensor.name}' is outside the "
+                                  f"{CLASS_NAMES.get(klass, klass)} range")
+                elif any(not (math.isfinite(s) and s > 0) for s in q.scale):
+                    claims.append(f"the scale of '{tensor.name}' is not a positive finite "
+                                  "number")
+        if not quantized_configuration(operands):
             return None
-        if spec.get("same_quantization") and operands.outputs:
+        mode = spec.get("same_quantization")
+        if mode and operands.outputs:
             reference = _per_tensor(operands.outputs[0])
             for tensor in operands.inputs:
-                if dtype_class(tensor) in _QUANTIZED_ACTIVATION and _per_tensor(
-                        tensor) != reference:
-                    return (f"{node.op_type} with different input and output quantization is "
-                            "not supported by XNNPACK")
+                klass = dtype_class(tensor)
+                if klass not in _QUANTIZED_ACTIVATION or _per_tensor(tensor) == reference:
+                    continue
+                when = mode.get(klass, "detection") if isinstance(mode, dict) else mode
+                if when == "creation":
+                    claims.append("its input and output quantization differ")
+                    break
+                return (f"{node.op_type} with different input and output quantization is "
+                        "not supported by XNNPACK")
         names = None
         for expression in spec.get("quant_constraints", ()):
             names = names or self.names(graph, node, operands)
@@ -318,31 +363,41 @@ class Profile:
         return None
 
     # -- helpers ----------------------------------------------------------
-    def _is_static(self, graph: ModelGraph, tensor: Tensor, rules: dict[str, Any]) -> bool:
+    def _is_static(self, graph: ModelGraph, tensor: Tensor, rules: dict[str, Any],
+                   node: Node) -> bool:
         if tensor.is_constant:
             return True
+        producer = graph.producer(tensor)
+        if producer is None and tensor.shape is not None and 0 in tensor.shape:
+            # A zero-element constant has an empty buffer, which the runtime still
+            # counts as read-only data; only a graph input would not be.
+            return all(t.id != tensor.id for t in graph.inputs)
         if not rules.get("allow_dequantized"):
             return False
-        producer = graph.producer(tensor)
         return producer is not None and self.is_absorbable_dequantize(producer)
 
     def names(self, graph: ModelGraph, node: Node, operands: Operands) -> OperandNames:
         """Values the data file's expressions may use, computed on first use."""
-        return OperandNames(graph, node, operands)
+        return OperandNames(graph, node, operands, self)
 
 
 class OperandNames(Mapping[str, Any]):
-    """Expression names: option fields, ``num_inputs``, and per operand
-    ``inN_shape``/``_rank``/``_class``/``_scale``/``_zero_point``/``_value``
-    (``outN_...`` for outputs).  Each is computed only when an expression
-    reads it, so a node whose constraints use two names pays for two."""
+    """Expression names: option fields (schema defaults when the op has no
+    options table), ``num_inputs``/``num_outputs``, and per operand
+    ``inN_shape``/``_rank``/``_class``/``_scale``/``_scales``/``_zero_point``/
+    ``_zero_points``/``_value``/``_dequantized_from`` (``outN_...`` for
+    outputs).  Each is computed only when an expression reads it, so a node
+    whose constraints use two names pays for two."""
 
-    _FIELDS = ("shape", "rank", "class", "scale", "zero_point", "value")
+    _FIELDS = ("shape", "rank", "class", "scale", "scales", "zero_point", "zero_points", "value",
+               "dequantized_from")
 
-    def __init__(self, graph: ModelGraph, node: Node, operands: Operands) -> None:
+    def __init__(self, graph: ModelGraph, node: Node, operands: Operands,
+                 profile: Profile) -> None:
         self._graph = graph
         self._node = node
         self._operands = operands
+        self._profile = profile
         self._cache: dict[str, Any] = {}
 
     def __getitem__(self, key: str) -> Any:
@@ -377,11 +432,18 @@ class OperandNames(Mapping[str, Any]):
                 index = int(number)
                 tensor = tensors[index] if index < len(tensors) else None
                 return self._field(tensor, rest, side)
+        if key in self._profile.option_defaults:
+            return self._profile.option_defaults[key]
         raise KeyError(key)
 
     def _field(self, tensor: Tensor | None, field: str, side: str) -> Any:
         if field == "class":
             return dtype_class(tensor)
+        if field == "dequantized_from":
+            producer = None if tensor is None else self._graph.producer(tensor)
+            if producer is None or not self._profile.is_absorbable_dequantize(producer):
+                return "none"
+            return dtype_class(producer.inputs[0])
         if tensor is None:
             return None
         if field in ("shape", "rank"):
@@ -390,11 +452,43 @@ class OperandNames(Mapping[str, Any]):
         q = tensor.quantization
         if field == "scale":
             return q.scale[0] if q and q.scale else None
+        if field == "scales":
+            return tuple(q.scale) if q and q.scale else None
         if field == "zero_point":
             return q.zero_point[0] if q and q.zero_point else None
+        if field == "zero_points":
+            return tuple(q.zero_point) if q and q.zero_point else None
         if side == "in" and tensor.is_constant:
             return constant_values(self._graph, tensor)
         return None
+
+
+def quantized_configuration(operands: Operands) -> bool:
+    """Whether the op computes in int8/uint8: decided by output 0, since input 0
+    is not always data (TRANSPOSE_CONV's is the output shape) and the hybrid
+    form has int8 weights but float activations."""
+    return bool(operands.outputs) and dtype_class(operands.outputs[0]) in _QUANTIZED_ACTIVATION
+
+
+def _matches(type_sets: list[list[str]], spec: dict[str, Any], in_classes: list[str],
+             out_classes: list[str]) -> bool:
+    """Whether the operand classes match one of the accepted tuples."""
+    n_in, n_out = len(in_classes), len(out_classes)
+    for type_set in type_sets:
+        if spec.get("variadic_inputs") or spec.get("variadic_outputs"):
+            pattern = _expand_variadic(type_set, spec, n_in, n_out)
+            classes = in_classes + out_classes
+        else:
+            # Tuples list every input position; absent trailing inputs are "none".
+            pattern_inputs = len(type_set) - n_out
+            if pattern_inputs < n_in:
+                continue
+            pattern = type_set
+            classes = in_classes + ["none"] * (pattern_inputs - n_in) + out_classes
+        if len(pattern) == len(classes) and all(
+                c in p.split("|") for c, p in zip(classes, pattern, strict=True)):
+            return True
+    return False
 
 
 def _positions(operands: Operands) -> Iterator[tuple[str, Tensor | None]]:

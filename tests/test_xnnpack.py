@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+import copy
 import glob
 import os
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import FIXTURES, fixture, run_tflint
-from tflint_rules._delegation import partition
+from conftest import FIXTURES, ROOT, fixture, run_tflint
+from tflint_rules import _data
+from tflint_rules._delegation import partition, predict_delegation
+from tflint_rules._expressions import evaluate
+from tflint_rules._xnnpack_profile import Operands, Profile, load_profile, quantized_configuration
 from tflite_builder import single_custom_op_model
 
 import tflint
 from tflint.graph import Location, ModelGraph, Node, Tensor
-from tflint.verify import compare, delegation_from_nodes, run_runtime
+from tflint.loaders import load
+from tflint.verify import compare, delegation_from_nodes
 
-TFLITE_FIXTURES = sorted(glob.glob(str(FIXTURES / "**" / "*.tflite"), recursive=True))
+sys.path.insert(0, str(ROOT / "scripts"))
+import probe_xnnpack
+
+PROBE = FIXTURES / "probe"
+# The probe models have a test of their own (test_xnnpack_probe.py).
+TFLITE_FIXTURES = sorted(p for p in glob.glob(str(FIXTURES / "**" / "*.tflite"), recursive=True)
+                         if Path(p).parent != PROBE)
 
 
 def test_seed_custom_activation_prediction() -> None:
@@ -46,11 +59,95 @@ def test_flex_and_custom_ops_are_counted_but_reported_once() -> None:
     assert file.sections["delegation"]["partitions"] == 2
 
 
+@pytest.fixture(scope="module")
+def fixture_reports() -> dict[Path, dict[str, Any]]:
+    return probe_xnnpack.runtime_reports([Path(p) for p in TFLITE_FIXTURES])
+
+
 @pytest.mark.parametrize("path", TFLITE_FIXTURES, ids=lambda p: Path(p).name)
-def test_prediction_matches_the_runtime_on_every_fixture(path: str) -> None:
+def test_prediction_matches_the_runtime_on_every_fixture(
+        path: str, fixture_reports: dict[Path, dict[str, Any]]) -> None:
     [file] = tflint.lint(path).files
-    verification = compare(file.sections["delegation"], run_runtime(path))
+    report = fixture_reports[Path(path)]
+    if report.get("failure") == "load error":
+        # The interpreter refuses the model outright: tflint must call it broken too.
+        assert any(d.severity == "error" for d in file.diagnostics), report["detail"]
+        return
+    actual = delegation_from_nodes(report["nodes"], report["allocation_error"],
+                                   report["unfused_nodes"])
+    verification = compare(file.sections["delegation"], actual)
     assert verification["matches"], verification
+
+
+def _probe(name: str) -> tuple[ModelGraph, Node]:
+    graph = load(str(PROBE / f"{name}.tflite"))
+    return graph, next(n for n in graph.nodes() if n.op_type not in ("DEQUANTIZE",))
+
+
+def test_a_creation_constraint_makes_the_op_claimed_and_failing() -> None:
+    graph, node = _probe("split__uneven")
+    verdict = load_profile().verdict(graph, node)
+    assert verdict.claimed
+    assert verdict.reason == ("SPLIT is claimed by XNNPACK but fails when the delegate builds it "
+                              "(the split is uneven): the interpreter will fail to allocate "
+                              "tensors")
+    delegation = predict_delegation(graph, "xnnpack")
+    # The runtime still forms the partition: the failure comes when it is built.
+    assert delegation.partition_count == 1 and delegation.delegated == 0
+    section = delegation.to_section(graph)
+    assert section["allocation_fails"] and section["cpu_ops"][0]["fails_allocation"]
+    assert "fail to allocate tensors" in delegation.summary(graph)
+    graph, node = _probe("split__2")
+    assert load_profile().verdict(graph, node).reason is None
+
+
+def test_per_channel_scales_are_an_expression_name() -> None:
+    profile = load_profile()
+    graph, node = _probe("conv_2d__qs8_pc_requant_300")
+    names = profile.names(graph, node, Operands.of(node))
+    assert len(names["in1_scales"]) == 16 and max(names["in1_scales"]) == 1.0
+    assert names["in1_zero_points"] == (0,) * 16
+    # Only the last channel's scale reaches 256 after requantization.
+    assert profile.verdict(graph, node).claimed
+    graph, node = _probe("conv_2d__qs8_requant_200")
+    assert profile.verdict(graph, node).reason is None
+
+
+def test_quantized_configuration_is_decided_by_the_output() -> None:
+    graph, node = _probe("transpose_conv__qs8_per_channel")
+    assert node.inputs[0].dtype == "int32" and quantized_configuration(Operands.of(node))
+    graph, node = _probe("conv_2d__hybrid_per_channel")
+    assert node.inputs[1].dtype == "int8" and not quantized_configuration(Operands.of(node))
+    # A weight zero point is rejected in the int8 form, claimed then failing in the hybrid one.
+    profile = load_profile()
+    graph, node = _probe("fully_connected__qs8_filter_zero_point")
+    verdict = profile.verdict(graph, node)
+    assert not verdict.claimed and "non-zero zero point" in (verdict.reason or "")
+    graph, node = _probe("fully_connected__hybrid_filter_zero_point")
+    assert profile.verdict(graph, node).claimed
+
+
+def test_the_profile_reads_no_retired_general_rule() -> None:
+    data = copy.deepcopy(_data.load("xnnpack_ops.json"))
+    ids = [entry["id"] for entry in data["general"]]
+    assert "not_in_dispatcher" not in ids and "unlisted_ops" in ids
+    data["general"] = [g for g in data["general"] if g["id"] != "unlisted_ops"]
+    graph, node = _probe("conv_2d__f32")
+    assert Profile(data).verdict(graph, node).reason is None
+
+
+def test_missing_options_take_schema_defaults() -> None:
+    profile = load_profile()
+    for name, delegated in (("gelu__no_options", True), ("mean__no_options", True),
+                            ("softmax__no_options", False), ("max_pool_2d__no_options", False)):
+        graph, node = _probe(name)
+        assert (profile.verdict(graph, node).reason is None) is delegated, name
+
+
+def test_expressions_follow_python_boolean_semantics() -> None:
+    assert evaluate("len(new_shape or [])", {"new_shape": []}) == 0
+    assert evaluate("x == 1 or y > 0", {"x": 1}) is True  # y is never looked up
+    assert evaluate("not (a / b < 1)", {"a": float("nan"), "b": 1.0}) is True
 
 
 def _chain(graph: ModelGraph, specs: list[tuple[str, list[str], list[str]]]) -> list[Node]:
@@ -99,6 +196,54 @@ def test_partitions_are_read_back_from_delegate_nodes() -> None:
     assert not verdict["matches"]
     assert verdict["disagreements"] == [
         {"index": 2, "op": "SQUARE", "predicted": "cpu", "actual": "delegated"}]
+
+
+def test_unfused_delegate_nodes_name_ops_without_outputs() -> None:
+    nodes = [
+        {"index": 0, "op": "VAR_HANDLE", "inputs": [], "outputs": [2]},
+        {"index": 1, "op": "READ_VARIABLE", "inputs": [2], "outputs": [3]},
+        {"index": 2, "op": "ADD", "inputs": [3, 0], "outputs": [4]},
+        {"index": 3, "op": "ASSIGN_VARIABLE", "inputs": [2, 4], "outputs": []},
+        {"index": 4, "op": "DELEGATE", "inputs": [], "outputs": [2]},
+        {"index": 5, "op": "DELEGATE", "inputs": [0, 2, 3], "outputs": []},
+    ]
+    # From boundary tensors alone, a partition without outputs names nothing.
+    assert delegation_from_nodes(nodes).delegated == {0}
+    unfused = [*nodes[:4],
+               {"index": 4, "op": "DELEGATE", "inputs": [], "outputs": [2]},
+               {"index": 5, "op": "DELEGATE", "inputs": [0, 3], "outputs": [4]},
+               {"index": 6, "op": "DELEGATE", "inputs": [2, 4], "outputs": []}]
+    actual = delegation_from_nodes(nodes, None, unfused)
+    assert (actual.delegated, actual.partitions) == ({0, 2, 3}, 2)
+
+
+def test_ops_behind_internal_tensors_are_partition_members() -> None:
+    nodes = [
+        {"index": 0, "op": "VAR_HANDLE", "inputs": [], "outputs": [2]},
+        {"index": 1, "op": "READ_VARIABLE", "inputs": [2], "outputs": [3]},
+        {"index": 2, "op": "ASSIGN_VARIABLE", "inputs": [2, 0], "outputs": []},
+        {"index": 3, "op": "MUL", "inputs": [3, 1], "outputs": [4]},
+        {"index": 4, "op": "DELEGATE", "inputs": [0, 1], "outputs": [4]},
+    ]
+    # The resource tensor never leaves the partition, so its ASSIGN is inside.
+    assert delegation_from_nodes(nodes).delegated == {0, 1, 2, 3}
+
+
+def test_a_predicted_allocation_failure_agrees_only_with_a_delegate_failure() -> None:
+    nodes = [{"index": 0, "op": "SPLIT", "inputs": [0, 1], "outputs": [2, 3]},
+             {"index": 1, "op": "DELEGATE", "inputs": [0, 1], "outputs": [2, 3]}]
+    predicted = {"partitions": 1, "cpu_ops": [{"subgraph": 0, "index": 0,
+                                               "fails_allocation": True}]}
+    failed = delegation_from_nodes(nodes, "failed to prepare.Node number 1 "
+                                          "(TfLiteXNNPackDelegate) failed to prepare.")
+    assert compare(predicted, failed)["matches"]
+    verdict = compare(predicted, delegation_from_nodes(nodes))
+    assert not verdict["matches"] and verdict["disagreements"][0]["actual"] == "delegated"
+    plain = {"partitions": 1, "cpu_ops": []}
+    verdict = compare(plain, failed)
+    assert not verdict["matches"] and verdict["allocation_fails"]
+    assert not compare(plain, delegation_from_nodes(nodes, "ADD failed to prepare."))[
+        "allocation_fails"]
 
 
 def test_verify_cli_reports_agreement_and_survives_a_runtime_crash(tmp_path: Path) -> None:

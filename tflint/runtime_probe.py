@@ -27,12 +27,24 @@ def main(path: str) -> None:
         allocation_error = str(exc).strip().splitlines()[-1] if str(exc).strip() else str(exc)
     else:
         allocation_error = None
-    nodes = [
+    # Without node fusion every delegated node gets a DELEGATE node of its own,
+    # which names it exactly (boundary tensors cannot name an op without
+    # outputs, such as ASSIGN_VARIABLE, in a partition without outputs).
+    unfused = Interpreter(model_path=path, experimental_disable_delegate_node_fusion=True)
+    try:
+        unfused.allocate_tensors()
+    except (RuntimeError, ValueError):
+        pass  # the same failure as above; delegation has happened
+    print(json.dumps({"nodes": _nodes(interpreter), "allocation_error": allocation_error,
+                      "unfused_nodes": _nodes(unfused)}))
+
+
+def _nodes(interpreter: object) -> list[dict[str, object]]:
+    return [
         {"index": int(op["index"]), "op": op["op_name"],
          "inputs": [int(i) for i in op["inputs"]], "outputs": [int(o) for o in op["outputs"]]}
-        for op in interpreter._get_ops_details()
+        for op in interpreter._get_ops_details()  # type: ignore[attr-defined]
     ]
-    print(json.dumps({"nodes": nodes, "allocation_error": allocation_error}))
 
 
 if __name__ == "__main__":

@@ -49,36 +49,77 @@ def run_runtime(path: str, timeout: float = 60.0) -> RuntimeDelegation:
     report = json.loads(lines[-1])
     if report.get("error") == "missing-runtime":
         raise VerifyError(f"--verify needs the LiteRT interpreter: {INSTALL_HINT}")
-    return delegation_from_nodes(report["nodes"], report.get("allocation_error"))
+    return delegation_from_nodes(report["nodes"], report.get("allocation_error"),
+                                 report.get("unfused_nodes"))
 
 
-def delegation_from_nodes(nodes: list[dict[str, Any]],
-                          allocation_error: str | None = None) -> RuntimeDelegation:
+def delegation_from_nodes(nodes: list[dict[str, Any]], allocation_error: str | None = None,
+                          unfused_nodes: list[dict[str, Any]] | None = None) -> RuntimeDelegation:
+    """Delegated ops and partition count from the node lists of the runtime probe.
+
+    ``unfused_nodes`` (the same model delegated without node fusion: one
+    DELEGATE node per delegated op, with that op's operands) names members
+    exactly; without it they are found from the partitions' boundary tensors.
+    """
     originals = [n for n in nodes if n["op"] != "DELEGATE"]
     producer = {t: n["index"] for n in originals for t in n["outputs"]}
     by_index = {n["index"]: n for n in originals}
     result = RuntimeDelegation(ops=len(originals), allocation_error=allocation_error,
                                op_names={n["index"]: n["op"] for n in originals})
+    if unfused_nodes is not None:
+        result.partitions = sum(n["op"] == "DELEGATE" for n in nodes)
+        sinks = [n for n in originals if not n["outputs"]]
+        for delegate in (n for n in unfused_nodes if n["op"] == "DELEGATE"):
+            if delegate["outputs"]:
+                index = producer.get(delegate["outputs"][0])
+            else:  # an op without outputs: the one reading exactly these tensors
+                wanted = set(delegate["inputs"])
+                index = next((n["index"] for n in sinks
+                              if wanted <= set(n["inputs"]) <= wanted | {-1}), None)
+            if index is not None:
+                result.delegated.add(index)
+        return result
+    consumers: dict[int, list[int]] = {}
+    for n in originals:
+        for t in n["inputs"]:
+            consumers.setdefault(t, []).append(n["index"])
     for delegate in (n for n in nodes if n["op"] == "DELEGATE"):
         result.partitions += 1
-        boundary = set(delegate["inputs"])
-        pending = list(delegate["outputs"])
+        boundary, exported = set(delegate["inputs"]), set(delegate["outputs"])
+        # Members produce the partition's outputs from its inputs (backwards);
+        # a tensor a member produces that never leaves the partition can only
+        # have members as consumers (forwards: ops without outputs, such as
+        # ASSIGN_VARIABLE, are found this way).
+        pending = [(t, True) for t in delegate["outputs"]]
         while pending:
-            tensor = pending.pop()
-            index = producer.get(tensor)
-            if tensor in boundary or index is None or index in result.delegated:
-                continue
-            result.delegated.add(index)
-            pending.extend(t for t in by_index[index]["inputs"] if t >= 0)
+            tensor, backwards = pending.pop()
+            if backwards:
+                index = producer.get(tensor)
+                candidates = [] if tensor in boundary or index is None else [index]
+            else:
+                candidates = consumers.get(tensor, [])
+            for index in candidates:
+                if index in result.delegated:
+                    continue
+                result.delegated.add(index)
+                node = by_index[index]
+                pending.extend((t, True) for t in node["inputs"] if t >= 0)
+                pending.extend((t, False) for t in node["outputs"] if t not in exported)
     return result
 
 
 def compare(predicted: dict[str, Any], actual: RuntimeDelegation) -> dict[str, Any]:
     """Per-op agreement of the main subgraph, and partition counts."""
-    predicted_cpu = {op["index"] for op in predicted["cpu_ops"] if op["subgraph"] == 0}
+    main = [op for op in predicted["cpu_ops"] if op["subgraph"] == 0]
+    predicted_cpu = {op["index"] for op in main}
+    # An op predicted to be claimed by the delegate but to fail when it is
+    # built sits in a DELEGATE node and makes allocation fail: it agrees with a
+    # runtime whose allocation failed inside the XNNPACK delegate.
+    failing = {op["index"] for op in main if op.get("fails_allocation")}
+    delegate_failed = delegate_allocation_failed(actual.allocation_error)
     disagreements = []
     for index in sorted(actual.op_names):
-        predicted_on = index not in predicted_cpu
+        predicted_on = index not in predicted_cpu or (index in failing and delegate_failed)
         actual_on = index in actual.delegated
         if predicted_on != actual_on:
             disagreements.append({
@@ -95,8 +136,16 @@ def compare(predicted: dict[str, Any], actual: RuntimeDelegation) -> dict[str, A
         "actual_partitions": actual.partitions,
         "disagreements": disagreements,
         "allocation_error": actual.allocation_error,
-        "matches": not disagreements and predicted_partitions == actual.partitions,
+        "predicted_allocation_fails": bool(failing),
+        "allocation_fails": delegate_failed,
+        "matches": (not disagreements and predicted_partitions == actual.partitions
+                    and bool(failing) == delegate_failed),
     }
+
+
+def delegate_allocation_failed(error: str | None) -> bool:
+    """Whether an allocation error comes from building the XNNPACK delegate's subgraph."""
+    return error is not None and "TfLiteXNNPackDelegate" in error
 
 
 def summary(verification: dict[str, Any]) -> str:
@@ -105,6 +154,11 @@ def summary(verification: dict[str, Any]) -> str:
                 f"{verification['actual_partitions']} partitions)")
     parts = [f"{d['op']} (op {d['index']}) predicted {d['predicted']}, runtime {d['actual']}"
              for d in verification["disagreements"]]
+    if verification.get("allocation_fails") is not None and \
+            verification["allocation_fails"] != verification["predicted_allocation_fails"]:
+        parts.append("XNNPACK allocation failure predicted "
+                     f"{'yes' if verification['predicted_allocation_fails'] else 'no'}, runtime "
+                     f"{'yes' if verification['allocation_fails'] else 'no'}")
     if verification["predicted_partitions"] != verification["actual_partitions"]:
         parts.append(f"partitions predicted {verification['predicted_partitions']}, "
                      f"runtime {verification['actual_partitions']}")
