@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from tflint.errors import UsageError
+from tflint.fixer.options import fix_options
 
 EXIT_USAGE = 2
 
@@ -66,10 +67,11 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--verify", is_flag=True,
               help="Check the predicted delegation of .tflite files against the real LiteRT "
                    "runtime (needs the runtime extra).")
+@fix_options
 def check(paths: tuple[str, ...], output_format: str, output: Path | None,
           select: tuple[str, ...], ignore: tuple[str, ...], target: str | None,
           config_path: Path | None, isolated: bool, exit_zero: bool, quiet: bool,
-          statistics: bool, verify: bool) -> None:
+          statistics: bool, verify: bool, **fix_args: object) -> None:
     """Lint model files and folders (recursing into model files)."""
     from tflint.config import Config, find_pyproject, load_config
     from tflint.engine import lint
@@ -93,6 +95,13 @@ def check(paths: tuple[str, ...], output_format: str, output: Path | None,
         if target:
             config.target = target
         result = lint(list(paths), config)
+        from tflint.fixer.command import run_fixer
+
+        # --fix swaps in the fixed models' lint; --diff prints and exits on its own.
+        result, fix_exit = run_fixer(result, config, fix_args,
+                                     to_stderr=output_format != "text" and output is None)
+        if fix_exit is not None:
+            sys.exit(fix_exit)
         mismatches = 0
         if verify:
             from tflint.verify import verify_result

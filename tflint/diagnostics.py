@@ -29,8 +29,9 @@ class Fix:
 
     ``safe`` fixes keep what the model computes; ``unsafe`` ones change it
     (the user must retrain or fine-tune).  ``action`` is the machine-readable
-    description the fixer applies, e.g. ``{"replace_layer": "act",
-    "with": {"class_name": "ReLU", "config": {}}}``.
+    description the fixer applies, e.g. ``{"op": "replace_layer", "layer":
+    "act", "with": {"class_name": "ReLU", "config": {}}}``; see
+    ``tflint/fixer/actions.py`` for every action.
     """
 
     applicability: Applicability

@@ -1,0 +1,363 @@
+"""``tflint --fix / --diff / --convert``: the fixer as the command line runs it.
+
+For each Keras file of the lint: choose and apply the fixes to its config,
+then either print the diff (``--diff``) or write the fixed model and lint it
+(``--fix``); with ``--convert``, convert it and print the before/after table.
+The returned :class:`Result` holds the fixed models' lint in place of the
+originals', so the report and the exit code tell what is left to do.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tflint.config import Config
+from tflint.convert import ConvertOptions, convert_keras, missing_extra
+from tflint.engine import FileResult, Result, lint_file, select_rules
+from tflint.errors import ModelFileError, UsageError
+from tflint.fixer.apply import (
+    FixPlan,
+    Replacement,
+    fix_until_stable,
+    parse_input_shape,
+    parse_replacement,
+    plan_fixes,
+    read_config,
+)
+from tflint.fixer.configs import ActionError
+from tflint.fixer.diff import config_diff
+from tflint.fixer.table import Column, column, render
+from tflint.fixer.weights import OriginalWeights, WeightsError
+from tflint.fixer.writer import FixError, default_output, import_keras, write_fixed
+from tflint.registry import load_rules
+
+#: Converter message lines shown under a conversion error.
+DETAIL_LINES = 30
+
+
+@dataclass
+class FixRequest:
+    """The fixer options of ``tflint check``, as click passes them."""
+
+    fix: bool = False
+    unsafe_fixes: bool = False
+    fix_diff: bool = False
+    replace_with: tuple[str, ...] = ()
+    input_shape: tuple[str, ...] = ()
+    fix_output: Path | None = None
+    force: bool = False
+    trust_model: bool = False
+    convert: bool = False
+    quantize: str = "none"
+    representative_data: Path | None = None
+    convert_batch: int = 1
+    baseline: Path | None = None
+    latency_runs: int = 100
+    convert_timeout: float = 300.0
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> FixRequest:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in options.items() if k in names})
+
+    @property
+    def active(self) -> bool:
+        return self.fix or self.fix_diff
+
+    def validate(self) -> None:
+        """Options that only make sense with --fix (or --diff) are usage errors without it."""
+        needs_fix = {"--convert": self.convert, "--fix-output": self.fix_output is not None,
+                     "--force": self.force, "--trust-model": self.trust_model,
+                     "--baseline": self.baseline is not None,
+                     "--quantize": self.quantize != "none",
+                     "--representative-data": self.representative_data is not None}
+        needs_either = {"--unsafe-fixes": self.unsafe_fixes,
+                        "--replace-with": bool(self.replace_with),
+                        "--input-shape": bool(self.input_shape)}
+        if not self.active:
+            given = [k for k, v in {**needs_fix, **needs_either}.items() if v]
+            if given:
+                raise UsageError(f"{given[0]} needs --fix or --diff")
+            return
+        if not self.fix:
+            given = [k for k, v in needs_fix.items() if v]
+            if given and not self.fix_diff:
+                raise UsageError(f"{given[0]} needs --fix")
+        if (self.quantize != "none" or self.representative_data or self.baseline) \
+                and not self.convert and not self.fix_diff:
+            raise UsageError("--quantize, --representative-data and --baseline need --convert")
+        if self.representative_data is not None and self.quantize != "int8":
+            raise UsageError("--representative-data is for --quantize int8")
+        for path, option in ((self.representative_data, "--representative-data"),
+                             (self.baseline, "--baseline")):
+            if path is not None and not path.is_file():
+                raise UsageError(f"{option} {path}: file not found")
+
+
+@dataclass
+class _Run:
+    request: FixRequest
+    config: Config
+    echo: Callable[[str], None]
+    replacements: list[Replacement] = field(default_factory=list)
+    input_shapes: list[tuple[str, list[int]]] = field(default_factory=list)
+    files: list[FileResult] = field(default_factory=list)
+    changed: int = 0
+
+
+def run_fixer(result: Result, config: Config, options: dict[str, Any], *,
+              to_stderr: bool = False) -> tuple[Result, int | None]:
+    """Apply the requested fixes; returns the result to report and, for --diff, the exit code.
+
+    ``to_stderr`` sends the fix listing and the table to standard error (when
+    standard output carries a machine-readable report).
+    """
+    request = FixRequest.from_options(options)
+    request.validate()
+    if not request.active:
+        return result, None
+    keras_files = [f for f in result.files if f.kind == "keras" and f.error is None]
+    if request.fix_output is not None and len(keras_files) != 1:
+        raise UsageError(f"--fix-output names one file, but {len(keras_files)} Keras models "
+                         "are linted")
+    writing = request.fix and not request.fix_diff
+    if writing and request.convert:
+        missing = missing_extra()
+        if missing is not None:
+            raise UsageError(missing)
+    if writing and any(not f.path.lower().endswith(".json") for f in keras_files):
+        try:
+            import_keras()
+        except FixError as exc:
+            raise UsageError(str(exc)) from None
+    run = _Run(request, config, lambda line: click.echo(line, err=to_stderr),
+               replacements=[parse_replacement(v) for v in request.replace_with],
+               input_shapes=[parse_input_shape(v) for v in request.input_shape])
+    for file in result.files:
+        if file in keras_files:
+            _fix_file(run, file)
+        else:
+            run.files.append(file)
+    if request.fix_diff:
+        if any(f.error for f in run.files):
+            return Result(run.files), 2
+        return Result(run.files), 1 if run.changed else 0
+    return Result(run.files), None
+
+
+def _failed(file: FileResult, message: str) -> FileResult:
+    return FileResult(path=file.path, kind=file.kind, error=message,
+                      diagnostics=file.diagnostics, model=file.model)
+
+
+def _fix_file(run: _Run, file: FileResult) -> None:
+    request, echo = run.request, run.echo
+    try:
+        document, facts = read_config(file.path)
+        container = str(facts.get("container"))
+        weights = (OriginalWeights(file.path, container, document)
+                   if container in ("keras", "h5") else None)
+        try:
+            plan = plan_fixes(
+                file, unsafe=request.unsafe_fixes,
+                replacements=run.replacements, input_shapes=run.input_shapes,
+                weights=weights, document=document, facts=facts)
+            if plan.changed:
+                fix_until_stable(plan, run.config, unsafe=request.unsafe_fixes,
+                                 replacements=run.replacements, input_shapes=run.input_shapes,
+                                 weights=weights)
+        finally:
+            if weights is not None:
+                weights.close()
+        for skipped in plan.skipped:
+            echo(f"{file.path}: {skipped.line()}")
+        if not plan.changed:
+            echo(f"{file.path}: nothing to fix")
+            run.files.append(file)
+            return
+    except (ModelFileError, WeightsError, ActionError, OSError) as exc:
+        run.files.append(_failed(file, f"cannot fix: {exc}"))
+        return
+    except Exception as exc:  # a config this fixer does not understand must not hide the others
+        run.files.append(_failed(file, f"cannot fix: unexpected {type(exc).__name__}: {exc}"))
+        return
+    run.changed += 1
+    if request.fix_diff:
+        _show_diff(run, file, plan)
+        return
+    _write(run, file, plan)
+
+
+def _show_diff(run: _Run, file: FileResult, plan: FixPlan) -> None:
+    for applied in plan.applied:
+        run.echo(f"{file.path}: {applied.line('would fix')}")
+    for finding in plan.security:
+        run.echo(f"{file.path}: the fixed model would still have {finding.code} "
+                 f"{finding.message} (--fix refuses it without --trust-model)")
+    run.echo(config_diff(file.path, plan.original, plan.document).rstrip("\n"))
+    run.files.append(file)
+
+
+def _write(run: _Run, file: FileResult, plan: FixPlan) -> None:
+    request, echo = run.request, run.echo
+    if plan.security and not request.trust_model:
+        for finding in plan.security:
+            echo(f"{file.path}: {finding.severity.value} {finding.code} {finding.message}")
+        codes = ", ".join(sorted({d.code for d in plan.security}))
+        run.files.append(_failed(file, f"not fixed: the rewritten model still has security "
+                                       f"findings ({codes}); Keras would run code stored in it "
+                                       "(pass --trust-model only for a file you wrote)"))
+        return
+    output = request.fix_output or default_output(Path(file.path), plan.container)
+    tflite = output.with_suffix(".tflite")
+    try:
+        if request.convert and tflite.exists() and not request.force:
+            raise FixError(f"{tflite} already exists (pass --force to overwrite it)")
+        written = write_fixed(plan, output, trust_model=request.trust_model,
+                              force=request.force)
+    except FixError as exc:
+        run.files.append(_failed(file, f"not fixed: {exc}"))
+        return
+    for applied in plan.applied:
+        echo(f"{file.path}: {applied.line()}")
+    copied = len(written.copied)
+    echo(f"{file.path}: wrote {output} (weights of {copied} layer{'s' if copied != 1 else ''} "
+         "copied unchanged)")
+    rules = select_rules(run.config)
+    run.files.append(lint_file(str(output), rules, run.config))
+    if request.convert and plan.container != "json":
+        _convert(run, file, output, tflite, rules)
+
+
+# -- --convert ---------------------------------------------------------------------------------
+
+
+def _options(request: FixRequest) -> ConvertOptions:
+    return ConvertOptions(
+        quantize=request.quantize,
+        representative_data=(None if request.representative_data is None
+                             else str(request.representative_data)),
+        batch_size=request.convert_batch or None, timeout=request.convert_timeout)
+
+
+def _convert(run: _Run, original: FileResult, fixed: Path, tflite: Path,
+             rules: list[Any]) -> None:
+    request, echo = run.request, run.echo
+    options = _options(request)
+    if request.quantize == "int8" and request.representative_data is None:
+        echo(f"{original.path}: warning: no --representative-data: int8 calibration uses random "
+             "data, so the quantized model's accuracy means nothing")
+    converted = convert_keras(fixed, tflite, options)
+    if converted.error is not None:
+        echo(f"{fixed}: {converted.error}")
+        for line in converted.detail.splitlines()[:DETAIL_LINES]:
+            echo(f"  {line}")
+        run.files.append(FileResult(path=str(tflite), error=converted.error))
+        return
+    for note in converted.notes:
+        echo(f"{tflite}: {note}")
+    echo(f"{original.path}: converted the fixed model to {tflite}")
+    after_lint = lint_file(str(tflite), rules, run.config)
+    run.files.append(after_lint)
+    with tempfile.TemporaryDirectory(prefix="tflint-before-") as folder:
+        before_path, before_lint, reason = _before(run, original, Path(folder), rules, options)
+        _table(run, original, before_path, before_lint, reason, tflite, after_lint)
+
+
+def _before(run: _Run, original: FileResult, folder: Path, rules: list[Any],
+            options: ConvertOptions) -> tuple[Path | None, FileResult | None, str]:
+    """The original's .tflite for the before column: --baseline, or converted if safe."""
+    if run.request.baseline is not None:
+        baseline = run.request.baseline
+        return baseline, lint_file(str(baseline), rules, run.config), f"--baseline {baseline}"
+    reason = _unsafe_to_load(original)
+    if reason is not None:
+        return None, None, f"not converted: {reason}"
+    target = folder / (Path(original.path).stem + ".tflite")
+    converted = convert_keras(original.path, target, options)
+    if converted.error is not None:
+        return None, None, f"not converted: {converted.error}"
+    return target, lint_file(str(target), rules, run.config), f"converted from {original.path}"
+
+
+def _predicted(original: FileResult) -> Column:
+    """The before column from the Keras lint's own delegation prediction, when it has one."""
+    section = original.sections.get("delegation")
+    before = column("before", section=section) if section else Column("before")
+    before.source = "predicted"
+    unknown = (section or {}).get("unknown_layers") or []
+    before.unknown_layers = len(unknown)
+    if unknown:
+        names = ", ".join(str(u.get("layer")) for u in unknown[:4] if isinstance(u, dict))
+        more = ", ..." if len(unknown) > 4 else ""
+        before.notes.append(f"before: the prediction leaves out {len(unknown)} layer(s) whose "
+                            f"ops are unknown before conversion ({names}{more})")
+    return before
+
+
+def _unsafe_to_load(file: FileResult) -> str | None:
+    """Why Keras must not (or cannot) load the original, if so: its code is not ours to run."""
+    graph = file.graph
+    for node in graph.nodes() if graph is not None else ():
+        if node.origin in ("lambda", "custom"):
+            kind = "a Lambda" if node.origin == "lambda" else "a custom class"
+            return f"layer '{node.layer_name}' is {kind} that Keras cannot load safely"
+    security = [r for r in load_rules() if r.category == "security"]
+    findings = lint_file(file.path, security, Config()).diagnostics
+    if findings:
+        return f"{findings[0].code} {findings[0].message}"
+    return None
+
+
+def _table(run: _Run, original: FileResult, before_path: Path | None,
+           before_lint: FileResult | None, reason: str, after_path: Path,
+           after_lint: FileResult) -> None:
+    from tflint.fixer.measure import measure, runtime_available
+
+    paths = [p for p in (before_path, after_path) if p is not None]
+    stats: dict[Path, dict[str, Any]] = {}
+    if runtime_available():
+        outcome = measure([str(p) for p in paths], runs=max(run.request.latency_runs, 1),
+                          timeout=run.request.convert_timeout)
+        if outcome.ok:
+            stats = dict(zip(paths, outcome.value, strict=True))
+        else:
+            run.echo(f"{after_path}: {outcome.error}")
+    if before_path is not None:
+        before = column("before", section=before_lint.sections.get("delegation")
+                        if before_lint else None, runtime=stats.get(before_path),
+                        size=before_path.stat().st_size)
+    else:
+        before = _predicted(original)
+    after = column("after", section=after_lint.sections.get("delegation"),
+                   runtime=stats.get(after_path), size=after_path.stat().st_size)
+    if run.request.latency_runs == 0:
+        before.latency_ms = after.latency_ms = None
+    run.echo("")
+    run.echo(render([before, after]).rstrip("\n"))
+    run.echo(f"before: {reason}")
+    run.echo(f"after: {after_path}")
+    measured = [c for c in (before, after) if c.source != "predicted"]
+    sources = {c.source for c in measured}
+    if sources:
+        checked = [c for c in measured if c.source == "lint"]
+        agreed = (" (the LiteRT runtime agrees)"
+                  if checked and all(c.confirmed for c in checked) else "")
+        run.echo("delegation figures: " + " and ".join(
+            {"lint": "the tflint XNNPACK prediction", "runtime": "the LiteRT runtime"}[s]
+            for s in sorted(sources)) + agreed)
+    timed = [c for c in (before, after) if c.latency_ms is not None]
+    if timed:
+        run.echo(f"latency: LiteRT interpreter with XNNPACK, 1 thread, median of "
+                 f"{run.request.latency_runs} runs, both models in the same process, "
+                 "inputs random")
+    elif not runtime_available():
+        run.echo('latency: not measured (the LiteRT runtime is not installed: '
+                 'pip install "tflint[runtime]")')
+    run.echo("")
