@@ -34,7 +34,7 @@ class Outcome:
     """The function's return value, or why there is none."""
 
     value: Any = None
-    #: One line for the user, e.g. "converter crashed (signal 11)".
+    #: One line for the user, e.g. "converter crashed (SIGSEGV)".
     error: str | None = None
     #: The rest of the story: the exception's full message, the child's stderr tail.
     detail: str = ""
@@ -85,7 +85,7 @@ def run_isolated(function: str | Callable[..., Any], *args: Any, timeout: float,
             return Outcome(error=f"{what} timed out after {timeout:g} s")
         tail = "\n".join(stderr.strip().splitlines()[-STDERR_TAIL:])
         if proc.returncode < 0:
-            return Outcome(error=f"{what} crashed (signal {-proc.returncode})", detail=tail)
+            return Outcome(error=f"{what} crashed ({signal_name(-proc.returncode)})", detail=tail)
         if not response.exists():
             return Outcome(error=f"{what} exited with status {proc.returncode} without a result",
                            detail=tail)
@@ -96,6 +96,14 @@ def run_isolated(function: str | Callable[..., Any], *args: Any, timeout: float,
     first = next((line.strip() for line in message.splitlines() if line.strip()), "")
     return Outcome(error=f"{what} failed: {kind}: {first}" if first else f"{what} failed: {kind}",
                    detail=message.strip() or trace)
+
+
+def signal_name(number: int) -> str:
+    """``SIGSEGV`` for 11; the number itself for a signal Python does not name."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:

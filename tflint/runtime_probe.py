@@ -1,23 +1,22 @@
-"""Run in a child process: load a model in the LiteRT interpreter, report its nodes.
+"""Load a model in the LiteRT interpreter and report its nodes after delegation.
 
-``python -m tflint.runtime_probe MODEL`` prints one JSON object: every node
-of the main subgraph after the default XNNPACK delegate was applied
-(delegated partitions appear as ``DELEGATE`` nodes).  It lives in its own
-process because native code may crash or hang on a bad model.
+Meant to run in a child process (``tflint.isolation``): native code may
+crash or hang on a bad model.  The report lists every node of the main
+subgraph after the default XNNPACK delegate was applied (delegated
+partitions appear as ``DELEGATE`` nodes).
 """
 
 from __future__ import annotations
 
 import json
-import sys
+from typing import Any
 
 
-def main(path: str) -> None:
+def probe(path: str) -> dict[str, Any]:
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
-        print(json.dumps({"error": "missing-runtime"}))
-        return
+        return {"error": "missing-runtime"}
     interpreter = Interpreter(model_path=path)
     try:
         interpreter.allocate_tensors()
@@ -35,8 +34,8 @@ def main(path: str) -> None:
         unfused.allocate_tensors()
     except (RuntimeError, ValueError):
         pass  # the same failure as above; delegation has happened
-    print(json.dumps({"nodes": _nodes(interpreter), "allocation_error": allocation_error,
-                      "unfused_nodes": _nodes(unfused)}))
+    return {"nodes": _nodes(interpreter), "allocation_error": allocation_error,
+            "unfused_nodes": _nodes(unfused)}
 
 
 def _nodes(interpreter: object) -> list[dict[str, object]]:
@@ -47,5 +46,6 @@ def _nodes(interpreter: object) -> list[dict[str, object]]:
     ]
 
 
-if __name__ == "__main__":
-    main(sys.argv[1])
+def main(path: str) -> None:
+    """Print the report as one JSON line, for runners that batch many models per process."""
+    print(json.dumps(probe(path)))

@@ -9,10 +9,6 @@ members are the original nodes between its input and output tensors.
 
 from __future__ import annotations
 
-import json
-import signal
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,19 +30,13 @@ class RuntimeDelegation:
 
 def run_runtime(path: str, timeout: float = 60.0) -> RuntimeDelegation:
     """What the installed LiteRT runtime delegates, read in a child process."""
-    try:
-        proc = subprocess.run([sys.executable, "-m", "tflint.runtime_probe", path],
-                              capture_output=True, text=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        raise VerifyError(f"LiteRT runtime timed out after {timeout:.0f} s") from None
-    if proc.returncode < 0:
-        name = signal.Signals(-proc.returncode).name
-        raise VerifyError(f"LiteRT runtime crashed ({name}) while loading the model")
-    lines = proc.stdout.strip().splitlines()
-    if proc.returncode != 0 or not lines:
-        detail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise VerifyError(f"LiteRT runtime could not load the model: {detail}")
-    report = json.loads(lines[-1])
+    from tflint.isolation import run_isolated
+
+    outcome = run_isolated("tflint.runtime_probe:probe", path, timeout=timeout,
+                           what="LiteRT runtime")
+    if not outcome.ok:
+        raise VerifyError(outcome.error)
+    report = outcome.value
     if report.get("error") == "missing-runtime":
         raise VerifyError(f"--verify needs the LiteRT interpreter: {INSTALL_HINT}")
     return delegation_from_nodes(report["nodes"], report.get("allocation_error"),
