@@ -99,7 +99,7 @@ def test_one_valid_command_per_diagnostic_and_error(reports) -> None:
 
 def test_properties_and_data_are_escaped(reports) -> None:
     text, _ = reports
-    odd = [line for line in text.splitlines() if "odd" in line]
+    odd = [line for line in text.splitlines() if "odd%2C name" in line]
     assert odd, text
     for line in odd:
         _, properties, _ = parse_command(line)

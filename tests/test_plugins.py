@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -57,7 +58,8 @@ def test_third_party_rule_is_discovered_and_configurable(tmp_path: Path) -> None
     env = _install_plugin(tmp_path, PLUGIN)
     listing = run_tflint("rules", env=env)
     assert "ACME001  too-many-layers" in listing.out
-    model = fixture("seed/lambda_sincos.h5")
+    model = tmp_path / "model.h5"  # under the plugin project's own pyproject.toml
+    shutil.copy(fixture("seed/lambda_sincos.h5"), model)
     run = run_tflint("--select", "ACME", model, env=env)
     assert run.code == 1 and "info ACME001" in run.out
     (tmp_path / "pyproject.toml").write_text('[tool.tflint.rules.ACME001]\nlimit = 1000\n')

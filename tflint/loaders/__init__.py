@@ -42,7 +42,10 @@ def sniff_container(path: str) -> Container:
         return "hdf5"
     if head.startswith(_ZIP_SIGNATURES):
         return "zip"
-    if head.removeprefix(_UTF8_BOM).lstrip()[:1] in (b"{", b"["):
+    start = head.removeprefix(_UTF8_BOM).lstrip()[:1]
+    # An array is never a model config, but in a .json file it deserves a
+    # JSON error; elsewhere "[" is more likely TOML or INI.
+    if start == b"{" or (start == b"[" and path.lower().endswith(".json")):
         return "json"
     extension = os.path.splitext(path)[1].lower()
     if extension == ".tflite":
