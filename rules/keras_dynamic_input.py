@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from tflint_rules._keras_prediction import shape_text, shared_prediction
+
+from tflint.diagnostics import Diagnostic, Fix, Severity
+from tflint.rule import Rule, RuleContext
+
+
+class DynamicInputShape(Rule):
+    """Model input with dynamic dimensions other than the batch.
+
+    ## What it does
+    Flags every input of a Keras model whose shape leaves a dimension other
+    than the batch unknown, such as images declared `(None, None, 3)` or
+    sequences of any length.
+
+    ## Why is this bad
+    The converted model then has a dynamic shape: every resize makes the
+    interpreter and the XNNPACK delegate plan the whole graph again, layers
+    that compute shapes keep `SHAPE` arithmetic in the model, and the
+    default input (all unknown dimensions 1) rarely makes sense, so the app
+    must resize the input before every first run.
+
+    ## Example
+    ```
+    model.keras:1:1: warning TFL221 input 'image' has a dynamic shape (None, None, None, 3)
+      help: give input `image` a static shape, e.g. `(1, 224, 224, 3)`
+    ```
+
+    ## How to fix
+    Build (or re-load) the model with the input size the app uses, e.g.
+    `keras.Input((224, 224, 3), batch_size=1)`, and convert that.  The
+    options `image_size` and `sequence_length` set the size suggested.
+
+    ## Fix safety
+    `unsafe`: the converted model accepts only the shape given.
+    """
+
+    code = "TFL221"
+    name = "dynamic-input-shape"
+    category = "dynamic-shape"
+    severity = Severity.WARNING
+    file_kinds = frozenset({"keras"})
+    fix_availability = "unsafe"
+    options: ClassVar[dict[str, Any]] = {"image_size": 224, "sequence_length": 128}
+
+    def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
+        shared_prediction(ctx)
+        image = int(ctx.options["image_size"])
+        sequence = int(ctx.options["sequence_length"])
+        for tensor in ctx.graph.inputs:
+            shape = tensor.shape
+            if not shape or len(shape) < 2 or all(d is not None for d in shape[1:]):
+                continue
+            fill = image if len(shape) >= 4 else sequence
+            static = [1] + [fill if d is None else d for d in shape[1:]]
+            consumers = ctx.graph.consumers(tensor)
+            yield ctx.diagnostic(
+                consumers[0] if consumers else None,
+                f"input '{tensor.name}' has a dynamic shape {shape_text(shape)}",
+                suggestion=(f"give input `{tensor.name}` a static shape, e.g. "
+                            f"`{shape_text(static)}`"),
+                fix=Fix("unsafe", f"set the shape of input '{tensor.name}' to {static}",
+                        {"op": "set_input_shape", "input": tensor.name, "shape": static}))

@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from tflint_rules._keras_prediction import (
+    ACTIVATION_PARAM_CLASSES,
+    activation_name,
+    config_text,
+    describe,
+    layer_class,
+    shared_prediction,
+)
+
+from tflint.diagnostics import Diagnostic, Fix, Severity
+from tflint.graph import ModelGraph, Node
+from tflint.rule import Rule, RuleContext
+
+#: Name fragments that mark a layer as an activation, and the builtin closest to each.
+HINTS: tuple[tuple[str, str], ...] = (
+    ("hard_?swish|hard_?silu|hswish", "hard_silu"),
+    ("swish|silu", "silu"),
+    ("gelu", "gelu"),
+    ("mish", "mish"),
+    ("relu6", "relu6"),
+    ("leaky|lrelu", "leaky"),
+    ("elu", "elu"),
+    ("sigmoid", "sigmoid"),
+    ("tanh", "tanh"),
+    ("softplus", "softplus"),
+)
+
+
+def replacement(hint: str, flavor: str, slope: float) -> tuple[str, dict[str, Any]]:
+    """The builtin layer (class, config) for a hint, as this Keras spells it."""
+    if hint == "leaky":
+        key = "negative_slope" if flavor == "keras3" else "alpha"
+        return "LeakyReLU", {key: slope}
+    if hint == "relu6":
+        return "ReLU", {"max_value": 6.0}
+    name = hint
+    if flavor != "keras3":
+        name = {"silu": "swish", "hard_silu": "hard_sigmoid"}.get(hint, hint)
+    return "Activation", {"activation": name}
+
+
+class OpaqueActivation(Rule):
+    """Custom or Lambda activation right after a Conv/Dense layer.
+
+    ## What it does
+    Flags a `Lambda` or custom layer that looks like an activation (its
+    class or layer name matches `name_pattern`, it has one input and keeps
+    its shape) and directly follows a Conv or Dense layer whose output it
+    alone reads.  TFL103 already says the layer is opaque; this rule is
+    about what it costs next to the convolution, and offers a builtin in its
+    place.
+
+    ## Why is this bad
+    The converter fuses `relu`, `relu6` and the like into the convolution's
+    kernel and lowers the usual activations to one op XNNPACK takes.  A
+    custom function is lowered op by op: typically `LESS`, `SELECT_V2`,
+    `MUL`... after every convolution, of which XNNPACK takes some and not
+    others, cutting the graph into a CPU partition per activation.
+
+    ## Example
+    ```python
+    class CustomActivation(keras.layers.Layer):
+        def call(self, x):
+            return tf.where(x < 0, 0.1 * x, tf.square(x))
+    ```
+    ```
+    model.keras:1:1: warning TFL420 custom layer 'custom_act1' (CustomActivation) after Conv2D layer 'conv1' is an activation the converter cannot fuse (layer "custom_act1" (CustomActivation))
+      help: replace layer `custom_act1` (CustomActivation) with `LeakyReLU(negative_slope=0.1)` (one op XNNPACK takes) or `ReLU` (fused into 'conv1'), then fine-tune
+    ```
+
+    ## How to fix
+    Use a built-in activation: the one the layer's name suggests (`swish`,
+    `gelu`, `hard_silu`, ...) or, for a leaky-style function,
+    `LeakyReLU(negative_slope=0.1)` (option `negative_slope`); fine-tune
+    afterwards.
+
+    ## Fix safety
+    `unsafe`: tflint cannot read the layer's code, and the builtin is at
+    best close to it; the model must be fine-tuned.
+    """
+
+    code = "TFL420"
+    name = "opaque-activation"
+    category = "fusion"
+    severity = Severity.WARNING
+    file_kinds = frozenset({"keras"})
+    fix_availability = "unsafe"
+    options: ClassVar[dict[str, Any]] = {"name_pattern": r"(?i)activ|act\d*$|^act|relu|swish|silu|gelu|mish|sigmoid|"
+                               r"tanh|softplus|elu$", "negative_slope": 0.1}
+
+    def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
+        prediction = shared_prediction(ctx)
+        pattern = re.compile(str(ctx.options["name_pattern"]))
+        slope = float(ctx.options["negative_slope"])
+        for p in prediction.layers:
+            node = p.node
+            if node.origin not in ("lambda", "custom") or len(node.inputs) != 1:
+                continue
+            names = f"{node.op_type} {p.layer}"
+            if not pattern.search(node.op_type) and not pattern.search(p.layer):
+                continue
+            conv = _conv_before(ctx.graph, node)
+            if conv is None or not _keeps_shape(node):
+                continue
+            hint = next((h for fragment, h in HINTS if re.search(fragment, names, re.I)), "leaky")
+            cls, config = replacement(hint, prediction.flavor, slope)
+            conv_name = conv.layer_name or conv.name
+            kind = "Lambda layer" if node.origin == "lambda" else "custom layer"
+            text = config_text(cls, config)
+            yield ctx.diagnostic(
+                node,
+                f"{kind} '{p.layer}' ({node.op_type}) after {describe(conv)} is an activation "
+                "the converter cannot fuse",
+                suggestion=(f"replace layer `{p.layer}` ({node.op_type}) with `{text}` (one op "
+                            f"XNNPACK takes) or `ReLU` (fused into '{conv_name}'), then "
+                            "fine-tune"),
+                fix=Fix("unsafe", f"replace '{p.layer}' by {text}",
+                        {"op": "replace_layer", "layer": p.layer,
+                         "with": {"class_name": cls, "config": {"name": p.layer, **config}}}))
+
+
+def _conv_before(graph: ModelGraph, node: Node) -> Node | None:
+    tensor = node.inputs[0]
+    producer = graph.producer(tensor)
+    if producer is None or layer_class(producer) not in ACTIVATION_PARAM_CLASSES:
+        return None
+    if len(graph.consumers(tensor)) != 1 or graph.is_graph_output(tensor):
+        return None
+    if activation_name(producer.options.get("activation")) != "linear":
+        return None
+    return producer
+
+
+def _keeps_shape(node: Node) -> bool:
+    source = node.inputs[0].shape
+    result = node.outputs[0].shape if node.outputs else None
+    return source is None or result is None or source == result

@@ -1,0 +1,156 @@
+"""The Keras lowering table: well-formed, covering, and current.
+
+``rules/data/keras_lowering.json`` is measured with the real converter and
+LiteRT runtime by ``scripts/generate_lowering_table.py``.  The fast tests
+check its shape and coverage; the slow one re-measures a representative
+subset (one variant or more per family) with the installed TensorFlow,
+Keras, tf_keras and LiteRT and compares with the committed entries, so that
+an upgrade that changes what the converter or XNNPACK does fails here.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from importlib import metadata
+
+import pytest
+from conftest import ROOT
+
+from tflint.graph import Location, Node
+
+TABLE = ROOT / "rules" / "data" / "keras_lowering.json"
+SCRIPT = ROOT / "scripts" / "generate_lowering_table.py"
+
+#: Classes the table must know (the brief of the prediction rules).
+REQUIRED_CLASSES = {
+    "Conv1D", "Conv2D", "Conv3D", "SeparableConv1D", "SeparableConv2D", "DepthwiseConv1D",
+    "DepthwiseConv2D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose", "Dense",
+    "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D",
+    "AveragePooling3D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+    "GlobalMaxPooling2D", "BatchNormalization", "LayerNormalization", "GroupNormalization",
+    "UnitNormalization", "Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise",
+    "Reshape", "Flatten", "Permute", "RepeatVector", "UpSampling1D", "UpSampling2D",
+    "Resizing", "ZeroPadding1D", "ZeroPadding2D", "Cropping1D", "Cropping2D", "Concatenate",
+    "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Dot", "Embedding", "LSTM",
+    "GRU", "SimpleRNN", "Bidirectional", "MultiHeadAttention", "Attention",
+    "AdditiveAttention", "Softmax", "ReLU", "LeakyReLU", "PReLU", "ELU", "ThresholdedReLU",
+    "Activation", "Rescaling", "Normalization", "CenterCrop", "TimeDistributed", "Masking",
+}
+ACTIVATIONS = {"relu", "relu6", "tanh", "sigmoid", "silu", "gelu", "hard_sigmoid", "hard_silu",
+               "softplus", "softsign", "elu", "selu", "leaky_relu", "mish", "exponential",
+               "linear"}
+LOWERING_KEYS = ("ops", "delegated", "deps", "cpu_ops", "flex_ops", "converts_builtin",
+                 "subgraphs")
+
+#: Re-measured by the currentness test: at least one variant of every family.
+SUBSET_KERAS3 = [
+    "Conv2D/activation=gelu", "Conv2D/dilated", "Activation/hard_silu", "ReLU/max_value=6",
+    "Activation/relu/after=Conv2D", "BatchNormalization/after=Conv2D", "BatchNormalization",
+    "LayerNormalization", "Dropout", "Flatten", "Resizing/bicubic", "UpSampling2D/bilinear",
+    "ZeroPadding2D", "Add", "Embedding", "LSTM", "MultiHeadAttention", "Rescaling",
+    "TimeDistributed/Dense", "MaxPooling2D", "Conv2D/mixed_float16",
+]
+SUBSET_TF_KERAS = ["LSTM", "Embedding", "Flatten", "Activation/silu"]
+
+
+@pytest.fixture(scope="module")
+def table() -> dict:
+    return json.loads(TABLE.read_text(encoding="utf-8"))
+
+
+def _check_lowering(entry_id: str, data: dict) -> None:
+    ops = data["ops"]
+    assert len(data["delegated"]) == len(ops) == len(data["deps"]), entry_id
+    for i, deps in enumerate(data["deps"]):
+        assert all(0 <= d < i for d in deps), f"{entry_id}: op {i} reads a later op"
+    cpu = [op for op, on in zip(ops, data["delegated"], strict=True) if not on]
+    assert data.get("cpu_ops", cpu) == cpu, entry_id
+    assert data["flex_ops"] == [op for op in ops if op.startswith("Flex")], entry_id
+    assert all(not on for op, on in zip(ops, data["delegated"], strict=True)
+               if op.startswith("Flex")), f"{entry_id}: a Flex op marked delegated"
+    if data["converts_builtin"]:
+        assert not data["flex_ops"], entry_id
+
+
+def test_table_is_well_formed(table: dict) -> None:
+    assert set(table["versions"]) == {"tensorflow", "keras", "tf_keras", "ai_edge_litert"}
+    ids = [e["id"] for e in table["entries"]]
+    assert len(ids) == len(set(ids)), "duplicate entry ids"
+    seen_when: set[tuple] = set()
+    for entry in table["entries"]:
+        for key in ("id", "class", "family", "when", *LOWERING_KEYS, "fused"):
+            assert key in entry, f"{entry.get('id')}: no {key!r}"
+        _check_lowering(entry["id"], entry)
+        if "dynamic_batch" in entry:
+            _check_lowering(entry["id"] + " (dynamic batch)", entry["dynamic_batch"])
+        if "activation_part" in entry:
+            part = entry["activation_part"]
+            assert len(part["ops"]) <= len(entry["ops"])
+            assert entry["fused"] == (not part["ops"])
+        key = (entry["class"], json.dumps(entry["when"], sort_keys=True),
+               "activation_part" in entry)
+        assert key not in seen_when, f"{entry['id']}: same class and 'when' as another entry"
+        seen_when.add(key)
+
+
+def test_table_covers_the_listed_layers(table: dict) -> None:
+    classes = {e["class"] for e in table["entries"]}
+    assert REQUIRED_CLASSES <= classes, sorted(REQUIRED_CLASSES - classes)
+    assert "Lambda" not in classes  # opaque: its ops cannot be known from the config
+    activations = {e["when"]["activation"] for e in table["entries"]
+                   if e["class"] == "Activation" and "after" not in e["when"]}
+    assert ACTIVATIONS <= activations, sorted(ACTIVATIONS - activations)
+    fused = {e["when"]["activation"] for e in table["entries"]
+             if e["class"] == "Conv2D" and "activation_part" in e and e["fused"]}
+    assert "relu" in fused and "relu6" in fused
+    resize = {e["when"].get("interpolation") for e in table["entries"] if e["class"] == "Resizing"}
+    assert {"bilinear", "nearest", "bicubic", "area"} <= resize
+    rnn = {(e["class"], e["when"].get("keras")) for e in table["entries"] if e["family"] == "rnn"}
+    assert ("LSTM", "keras3") in rnn and ("LSTM", "tf_keras") in rnn  # they lower differently
+
+
+def test_when_uses_features_the_predictor_computes(table: dict) -> None:
+    """Every ``when`` key is a feature ``layer_features`` (or the context) can produce."""
+    from tflint_rules._keras_prediction import layer_features
+
+    context_keys = {"after", "after_activation", "keras"}
+    for entry in table["entries"]:
+        node = Node(id="n", kind="layer", op_type=entry["class"],
+                    location=Location(entry["class"], "n"), options={})
+        produced = set(layer_features(node, "keras3", rank=3))
+        wrapped_ok = entry["class"] in ("Bidirectional", "TimeDistributed")
+        for key in entry["when"]:
+            if key in context_keys or wrapped_ok:
+                continue
+            if key == "dtype_policy":
+                continue
+            assert key in produced, f"{entry['id']}: 'when' key {key!r} is never computed"
+
+
+def test_table_versions_are_the_installed_ones(table: dict) -> None:
+    installed = {"tensorflow": metadata.version("tensorflow-cpu"),
+                 "keras": metadata.version("keras"), "tf_keras": metadata.version("tf-keras"),
+                 "ai_edge_litert": metadata.version("ai-edge-litert")}
+    assert table["versions"] == installed, "regenerate: python scripts/generate_lowering_table.py"
+
+
+@pytest.mark.tensorflow
+@pytest.mark.runtime
+def test_table_is_current() -> None:
+    """Re-measure a subset with the installed converter and runtime; compare."""
+    def start(flavor: str, ids: list[str]) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, str(SCRIPT), "--check", "--flavors", flavor, "--only", ",".join(ids)],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
+
+    runs = {"keras3": start("keras3", SUBSET_KERAS3), "tf_keras": start("tf_keras",
+                                                                       SUBSET_TF_KERAS)}
+    for flavor, proc in runs.items():
+        out, _ = proc.communicate(timeout=300)
+        assert proc.returncode == 0, f"{flavor}: lowering changed:\n{out}"
+        assert "checked" in out, out
+        checked = int(out.split("checked ", 1)[1].split()[0])
+        minimum = len(SUBSET_KERAS3) if flavor == "keras3" else len(SUBSET_TF_KERAS)
+        assert checked >= minimum, out
