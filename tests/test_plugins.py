@@ -78,7 +78,8 @@ def test_broken_plugins_are_reported_cleanly(tmp_path: Path) -> None:
 
 
 def test_a_module_entry_point_registers_every_rule_in_it(tmp_path: Path) -> None:
-    second = PLUGIN.replace("TooManyLayers", "TooFewLayers").replace("ACME001", "ACME002")
+    second = (PLUGIN.replace("TooManyLayers", "TooFewLayers").replace("ACME001", "ACME002")
+              .replace("too-many-layers", "too-few-layers"))
     env = _install_plugin(tmp_path, PLUGIN + second.split("from tflint import Rule, Severity")[1],
                           entry="acme = acme_rules")
     codes = [line.split()[0] for line in run_tflint("rules", env=env).out.splitlines()]
@@ -90,6 +91,13 @@ def test_duplicate_codes_are_refused(tmp_path: Path) -> None:
     env = _install_plugin(tmp_path, clash, entry="clash = acme_rules:TooManyLayers")
     run = run_tflint("rules", env=env)
     assert run.code == 2 and "rule code TFL101 is registered twice" in run.err
+
+
+def test_duplicate_names_are_refused(tmp_path: Path) -> None:
+    clash = PLUGIN.replace('"too-many-layers"', '"flex-op"')
+    env = _install_plugin(tmp_path, clash)
+    run = run_tflint("rules", env=env)
+    assert run.code == 2 and "rule name 'flex-op' is used by both" in run.err
 
 
 def test_core_names_no_builtin_rule() -> None:

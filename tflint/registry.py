@@ -79,6 +79,11 @@ def load_rules() -> tuple[type[Rule], ...]:
                     f"{rule.__module__}.{rule.__qualname__}"
                 )
             found[rule.code] = rule
+    names: dict[str, str] = {}
+    for rule in found.values():
+        if names.setdefault(rule.name, rule.code) != rule.code:
+            raise PluginError(f"rule name {rule.name!r} is used by both "
+                              f"{names[rule.name]} and {rule.code}")
     return tuple(found[code] for code in sorted(found))
 
 

@@ -1,0 +1,29 @@
+"""README stays true: its first commands, its rule table, its CI command."""
+
+from __future__ import annotations
+
+import re
+
+from conftest import ROOT
+
+from tflint.registry import load_rules
+
+README = (ROOT / "README.md").read_text()
+
+
+def test_readme_starts_with_the_two_commands_and_ci_runs_the_second() -> None:
+    block = re.search(r"```sh\n(.*?)```", README, re.S)
+    assert block is not None and README.index("```sh") < README.index("\n## ")
+    install_and_lint, install_and_test = block.group(1).strip().splitlines()
+    assert install_and_lint == "pip install -e . && tflint fixtures/"
+    assert install_and_test.startswith('pip install -e ".[test]" && ')
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert install_and_test in ci.splitlines()
+
+
+def test_every_rule_is_in_the_readme_table_with_its_name_and_category() -> None:
+    rows = {m.group(1): (m.group(2), m.group(3)) for m in re.finditer(
+        r"^\| (TFL\d{3}) \| ([a-z0-9-]+) \| ([a-z-]+) \|", README, re.M)}
+    for rule in load_rules():
+        assert rows.get(rule.code) == (rule.name, rule.category), rule.code
+    assert set(rows) == {rule.code for rule in load_rules()}
