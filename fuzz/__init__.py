@@ -1,0 +1,1 @@
+"""Fuzzing harness: mutated real model files linted in watched worker processes."""
