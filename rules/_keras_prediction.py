@@ -110,9 +110,14 @@ def _ints(value: Any) -> list[int]:
 
 
 def _number(value: Any) -> float | None:
+    """A config number as a float; None for non-numbers and integers too large
+    for a float (a damaged or hostile config)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        return None
 
 
 def dtype_policy(config: dict[str, Any]) -> str | None:

@@ -237,3 +237,15 @@ def test_every_fixture_is_small() -> None:
     total = sum(p.stat().st_size for p in CASES.iterdir() if p.is_file())
     assert total < 300_000, total
     assert all(isinstance(Path(p), Path) for p in truth())
+
+
+def test_a_huge_integer_in_a_config_is_not_a_crash(tmp_path: Path) -> None:
+    """Found by fuzzing: float() of a 4 300-digit integer raised OverflowError."""
+    from tflint_rules._keras_prediction import _number
+
+    assert _number(10**4300) is None and _number(7) == 7.0
+    config = json.loads(fixture("keras3/functional_multi_io.json").read_text())
+    path = tmp_path / "huge.json"
+    path.write_text(json.dumps(config).replace('"units": 3', '"units": ' + "9" * 4300, 1))
+    [file] = tflint.lint(str(path)).files
+    assert file.error is None or not file.error.startswith("rule "), file.error
