@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from tflint.errors import UsageError
 from tflint.fixer.options import fix_options
@@ -40,6 +41,13 @@ def main() -> None:
 
     tflint PATH... is short for tflint check PATH...
     """
+
+
+def _any_given(options: dict[str, object]) -> bool:
+    """Whether the user set any of these options (not left them at their defaults)."""
+    context = click.get_current_context()
+    return any(context.get_parameter_source(name) is not ParameterSource.DEFAULT
+               for name in options)
 
 
 def _split(values: tuple[str, ...]) -> list[str]:
@@ -95,13 +103,14 @@ def check(paths: tuple[str, ...], output_format: str, output: Path | None,
         if target:
             config.target = target
         result = lint(list(paths), config)
-        from tflint.fixer.command import run_fixer
+        if _any_given(fix_args):  # the fixer's imports cost as much as a small lint
+            from tflint.fixer.command import run_fixer
 
-        # --fix swaps in the fixed models' lint; --diff prints and exits on its own.
-        result, fix_exit = run_fixer(result, config, fix_args,
-                                     to_stderr=output_format != "text" and output is None)
-        if fix_exit is not None:
-            sys.exit(fix_exit)
+            # --fix swaps in the fixed models' lint; --diff prints and exits on its own.
+            result, fix_exit = run_fixer(result, config, fix_args,
+                                         to_stderr=output_format != "text" and output is None)
+            if fix_exit is not None:
+                sys.exit(fix_exit)
         mismatches = 0
         if verify:
             from tflint.verify import verify_result
