@@ -57,10 +57,13 @@ def _small_models() -> dict[str, Callable[[], object]]:
         return keras.Model(x, layers.Conv2D(2, 1)(layers.Concatenate()([a, b])))
 
     def argmax_head() -> keras.Model:
+        # Keras 3's ops.argmax does not convert with builtin ops (BitwiseAnd), so the
+        # argmax is taken in a tf.function around the model, as users do (see _convert).
         x = keras.Input((32, 32, 3), batch_size=1)
         y = layers.Conv2D(8, 3, activation="relu")(x)
-        y = layers.Dense(5)(layers.GlobalAveragePooling2D()(y))
-        return keras.Model(x, keras.ops.argmax(y, axis=-1))
+        model = keras.Model(x, layers.Dense(5)(layers.GlobalAveragePooling2D()(y)))
+        model.argmax_head = True
+        return model
 
     return {"lstm": lstm, "gru": gru, "attention": attention, "resize_head": resize_head,
             "argmax_head": argmax_head}
@@ -70,7 +73,15 @@ def _convert(model: object, quantization: str) -> bytes:
     import numpy as np
     import tensorflow as tf
 
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if getattr(model, "argmax_head", False):
+        @tf.function(input_signature=[tf.TensorSpec([1, *model.inputs[0].shape[1:]])])
+        def scores_to_class(x: tf.Tensor) -> tf.Tensor:
+            return tf.argmax(model(x), axis=-1)
+
+        converter = tf.lite.TFLiteConverter.from_concrete_functions(
+            [scores_to_class.get_concrete_function()], model)
+    else:
+        converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if quantization != "float32":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if quantization == "float16":
