@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tflint_rules import _xnnpack_types
+from tflint_rules._delegation import predict_delegation
 from tflint_rules._layer_names import layer_names
 from tflint_rules._quant_params import is_quantized_type, quantized_model
 
@@ -61,11 +61,12 @@ class HybridOp(Rule):
         model = ctx.analysis(quantized_model)
         if not model.hybrid_ops:
             return
-        data = _xnnpack_types.load() if ctx.target == "xnnpack" else None
+        # The same prediction TFL110 reports, so the two rules never disagree.
+        delegation = ctx.analysis(predict_delegation) if ctx.target == "xnnpack" else None
         names = ctx.analysis(layer_names)
         groups: dict[tuple[str, bool | None], list[Node]] = {}
         for node in model.hybrid_ops:
-            taken = None if data is None else _xnnpack_types.takes_types(data, node)
+            taken = None if delegation is None else node.id not in delegation.cpu_reasons
             groups.setdefault((node.op_type, taken), []).append(node)
         for (op_type, taken), nodes in groups.items():
             weights = sorted({t.dtype or "?" for n in nodes for t in n.inputs
