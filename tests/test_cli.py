@@ -159,3 +159,16 @@ def test_version() -> None:
 
     run = run_tflint("--version")
     assert run.code == 0 and run.out.strip() == f"tflint {__version__}"
+
+
+def test_text_summary_gives_the_model_facts() -> None:
+    path = fixture("clean/mobile_cnn_int8.tflite")
+    lines = run_tflint(path).out.splitlines()
+    facts = {line.split(": ", 2)[1]: line.split(": ", 2)[2] for line in lines
+             if line.startswith(f"{path}: ") and ": " in line[len(str(path)) + 2:]}
+    assert facts["inputs"].startswith("serving_default_image:0 int8[1,16,16,3] (scale ")
+    assert facts["ops"].startswith("CONV_2D x2, ")
+    assert "int8" in facts["weights"] and "min_runtime_version" in facts["weights"]
+    loop = run_tflint(fixture("tflite/while_loop.tflite")).out
+    assert "subgraphs: main (1 ops), while_cond (1 ops), while_body (4 ops)" in loop
+    assert all(line.startswith(f"{path}:1:1: ") for line in run_tflint("-q", path).out.splitlines())

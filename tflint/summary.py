@@ -70,3 +70,45 @@ def _count(value: int) -> str:
         if value >= size:
             return f"{value / size:.1f}{unit}"
     return str(value)
+
+
+def detail_lines(kind: str, summary: dict[str, Any]) -> list[str]:
+    """Model facts for the text report: signatures, op histogram, weights, metadata."""
+    lines = [
+        "inputs: " + (", ".join(_describe(t) for t in summary["inputs"]) or "none"),
+        "outputs: " + (", ".join(_describe(t) for t in summary["outputs"]) or "none"),
+    ]
+    histogram = summary.get("op_histogram") or {}
+    lines.append(f"{'ops' if kind == 'tflite' else 'layers'}: "
+                 + (", ".join(f"{op} x{n}" for op, n in histogram.items()) or "none"))
+    if kind == "tflite":
+        subgraphs = summary.get("subgraphs") or []
+        if len(subgraphs) > 1:
+            lines.append("subgraphs: " + ", ".join(
+                f"{s.get('name') or s.get('index')} ({s.get('operators')} ops)" for s in subgraphs))
+        weights = summary.get("weight_bytes_by_dtype") or {}
+        lines.append("weights: " + (", ".join(
+            f"{dtype} {_bytes(size)}" for dtype, size in sorted(weights.items())) or "none")
+            + "; metadata: " + (", ".join(summary.get("metadata") or []) or "none"))
+    return lines
+
+
+def _describe(tensor: dict[str, Any]) -> str:
+    shape, dtype = tensor["shape"], tensor["dtype"]
+    if shape is None and dtype is None:
+        return f"{tensor['name']} (shape not recorded)"
+    dims = "?" if shape is None else ",".join("?" if d is None else str(d) for d in shape)
+    text = f"{tensor['name']} {dtype or '?'}[{dims}]"
+    q = tensor.get("quantization")
+    if q and q["scale"]:
+        zero_point = q["zero_point"][0] if q["zero_point"] else 0
+        text += f" (scale {q['scale'][0]:.6g}, zero point {zero_point}"
+        text += ", per channel)" if q["per_channel"] else ")"
+    return text
+
+
+def _bytes(size: int) -> str:
+    for unit, scale in (("MB", 1e6), ("kB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} B"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 
 from tflint.engine import Result
-from tflint.summary import summary_line
+from tflint.summary import detail_lines, summary_line
 
 
 def render(result: Result, *, quiet: bool = False, statistics: bool = False,
@@ -29,6 +29,7 @@ def render(result: Result, *, quiet: bool = False, statistics: bool = False,
                 lines.append(f"  fix ({d.fix.applicability}): {d.fix.title}")
         if not quiet and file.model is not None and file.kind is not None:
             lines.append(f"{file.path}: {summary_line(file.kind, file.model)}")
+            lines.extend(f"{file.path}: {line}" for line in detail_lines(file.kind, file.model))
             lines.extend(f"{file.path}: {note}" for note in file.notes)
     if statistics:
         lines.extend(_statistics(result))
