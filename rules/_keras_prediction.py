@@ -25,6 +25,7 @@ from typing import Any
 
 from tflint_rules import _data
 
+from tflint.diagnostics import Fix
 from tflint.graph import ModelGraph, Node, Tensor
 
 TABLE = "keras_lowering.json"
@@ -706,6 +707,19 @@ def config_text(class_name: str, config: dict[str, Any]) -> str:
     """``LeakyReLU(negative_slope=0.1)``: a layer as the user would write it."""
     args = ", ".join(f"{k}={v!r}" for k, v in config.items() if k != "name")
     return f"{class_name}({args})"
+
+
+#: Layer options whose change keeps what the layer computes.
+SAME_FUNCTION_KEYS = frozenset({"unroll"})
+
+
+def reconfigure_fix(p: LayerPrediction, changes: dict[str, Any], title: str) -> Fix:
+    """Replace a layer by the same class with ``changes`` to its config; safe only
+    when every changed option keeps what the layer computes."""
+    config = {**p.node.options, **changes}
+    return Fix("safe" if set(changes) <= SAME_FUNCTION_KEYS else "unsafe", title,
+               {"op": "replace_layer", "layer": p.layer,
+                "with": {"class_name": p.node.op_type, "config": config}})
 
 
 def static_input_fix(ctx: Any, node: Node, fill: int = 224) -> tuple[Tensor, list[int]] | None:

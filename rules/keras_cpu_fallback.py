@@ -2,13 +2,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tflint_rules._keras_prediction import config_text, describe, histogram, shared_prediction
+from tflint_rules._keras_prediction import (
+    config_text,
+    describe,
+    histogram,
+    reconfigure_fix,
+    shared_prediction,
+)
 
-from tflint.diagnostics import Diagnostic, Fix, Severity
+from tflint.diagnostics import Diagnostic, Severity
 from tflint.rule import Rule, RuleContext
 
 #: Config keys whose change keeps what the layer computes.
-SAME_FUNCTION_KEYS = frozenset({"unroll"})
 
 
 class KerasCpuFallback(Rule):
@@ -63,18 +68,14 @@ class KerasCpuFallback(Rule):
             alternative = p.entry.get("alternative")
             if alternative and len(alternative["cpu_ops"]) < len(p.cpu_ops):
                 changes = alternative["config"]
-                config = {**p.node.options, **changes}
                 left = histogram(alternative["cpu_ops"]) or "nothing"
-                safe = set(changes) <= SAME_FUNCTION_KEYS
                 yield ctx.diagnostic(
                     p.node, message,
                     suggestion=(f"replace layer `{p.layer}` ({p.node.op_type}) with "
                                 f"`{config_text(p.node.op_type, changes)}`, which leaves {left} "
                                 "on the CPU"),
-                    fix=Fix("safe" if safe else "unsafe",
-                            f"set {config_text('', changes)[1:-1]} on '{p.layer}'",
-                            {"op": "replace_layer", "layer": p.layer,
-                             "with": {"class_name": p.node.op_type, "config": config}}))
+                    fix=reconfigure_fix(p, changes,
+                                        f"set {config_text('', changes)[1:-1]} on '{p.layer}'"))
                 continue
             yield ctx.diagnostic(p.node, message, suggestion=p.entry.get("advice") or (
                 f"if layer `{p.layer}` is on the hot path, replace it with layers whose ops "

@@ -6,6 +6,7 @@ from tflint_rules._keras_prediction import (
     config_text,
     describe,
     histogram,
+    reconfigure_fix,
     shape_text,
     shared_prediction,
     static_input_fix,
@@ -15,7 +16,6 @@ from tflint.diagnostics import Diagnostic, Fix, Severity
 from tflint.rule import Rule, RuleContext
 
 #: Config keys whose change keeps what the layer computes.
-SAME_FUNCTION_KEYS = frozenset({"unroll"})
 
 
 class KerasSelectTfOps(Rule):
@@ -91,16 +91,13 @@ class KerasSelectTfOps(Rule):
                 config = {**p.node.options, **alternative["config"]}
                 replacement = {k: v for k, v in config.items()
                                if k in alternative["config"] or k in ("name", "height", "width")}
-                safe = set(alternative["config"]) <= SAME_FUNCTION_KEYS
                 yield ctx.diagnostic(
                     p.node, message,
                     suggestion=(f"replace layer `{p.layer}` ({p.node.op_type}) with "
                                 f"`{config_text(p.node.op_type, replacement)}`, which converts "
                                 "to builtin ops"),
-                    fix=Fix("safe" if safe else "unsafe",
-                            f"replace '{p.layer}' by {config_text(p.node.op_type, replacement)}",
-                            {"op": "replace_layer", "layer": p.layer,
-                             "with": {"class_name": p.node.op_type, "config": config}}))
+                    fix=reconfigure_fix(p, alternative["config"], f"replace '{p.layer}' by "
+                                        f"{config_text(p.node.op_type, replacement)}"))
                 continue
             yield ctx.diagnostic(p.node, message, suggestion=p.entry.get("advice") or (
                 f"replace layer `{p.layer}` ({p.node.op_type}) with layers that have TFLite "
