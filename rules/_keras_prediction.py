@@ -722,6 +722,16 @@ def reconfigure_fix(p: LayerPrediction, changes: dict[str, Any], title: str) -> 
                 "with": {"class_name": p.node.op_type, "config": config}})
 
 
+def set_input_shape_fix(tensor: Tensor, shape: list[int]) -> Fix:
+    """Fix an input's shape; unsafe, since the model then accepts only that shape."""
+    return Fix("unsafe", f"set the shape of input '{tensor.name}' to {shape}",
+               {"op": "set_input_shape", "input": tensor.name, "shape": shape})
+
+
+def static_batch_suggestion(tensor: Tensor, shape: list[int]) -> str:
+    return f"give input `{tensor.name}` a static batch, e.g. `{shape_text(shape)}`, before converting"
+
+
 def static_input_fix(ctx: Any, node: Node, fill: int = 224) -> tuple[Tensor, list[int]] | None:
     """The model input feeding ``node`` and a shape for it with a batch of 1."""
     graph = ctx.graph

@@ -13,8 +13,6 @@ from tflint_rules._keras_prediction import (
 from tflint.diagnostics import Diagnostic, Severity
 from tflint.rule import Rule, RuleContext
 
-#: Config keys whose change keeps what the layer computes.
-
 
 class KerasCpuFallback(Rule):
     """Keras layer whose converted ops the XNNPACK delegate will not take.

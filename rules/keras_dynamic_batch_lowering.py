@@ -5,12 +5,13 @@ from collections.abc import Iterator
 from tflint_rules._keras_prediction import (
     describe,
     histogram,
-    shape_text,
+    set_input_shape_fix,
     shared_prediction,
+    static_batch_suggestion,
     static_input_fix,
 )
 
-from tflint.diagnostics import Diagnostic, Fix, Severity
+from tflint.diagnostics import Diagnostic, Severity
 from tflint.rule import Rule, RuleContext
 
 
@@ -67,7 +68,5 @@ class DynamicBatchLowering(Rule):
             tensor, shape = found
             yield ctx.diagnostic(
                 p.node, message,
-                suggestion=(f"give input `{tensor.name}` a static batch, e.g. "
-                            f"`{shape_text(shape)}`, before converting"),
-                fix=Fix("unsafe", f"set the shape of input '{tensor.name}' to {shape}",
-                        {"op": "set_input_shape", "input": tensor.name, "shape": shape}))
+                suggestion=static_batch_suggestion(tensor, shape),
+                fix=set_input_shape_fix(tensor, shape))

@@ -3,9 +3,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from tflint_rules._keras_prediction import shape_text, shared_prediction
+from tflint_rules._keras_prediction import set_input_shape_fix, shape_text, shared_prediction
 
-from tflint.diagnostics import Diagnostic, Fix, Severity
+from tflint.diagnostics import Diagnostic, Severity
 from tflint.rule import Rule, RuleContext
 
 
@@ -63,5 +63,4 @@ class DynamicInputShape(Rule):
                 f"input '{tensor.name}' has a dynamic shape {shape_text(shape)}",
                 suggestion=(f"give input `{tensor.name}` a static shape, e.g. "
                             f"`{shape_text(static)}`"),
-                fix=Fix("unsafe", f"set the shape of input '{tensor.name}' to {static}",
-                        {"op": "set_input_shape", "input": tensor.name, "shape": static}))
+                fix=set_input_shape_fix(tensor, static))

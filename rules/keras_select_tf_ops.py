@@ -7,15 +7,14 @@ from tflint_rules._keras_prediction import (
     describe,
     histogram,
     reconfigure_fix,
-    shape_text,
+    set_input_shape_fix,
     shared_prediction,
+    static_batch_suggestion,
     static_input_fix,
 )
 
-from tflint.diagnostics import Diagnostic, Fix, Severity
+from tflint.diagnostics import Diagnostic, Severity
 from tflint.rule import Rule, RuleContext
-
-#: Config keys whose change keeps what the layer computes.
 
 
 class KerasSelectTfOps(Rule):
@@ -80,10 +79,8 @@ class KerasSelectTfOps(Rule):
                 tensor, shape = found
                 yield ctx.diagnostic(
                     p.node, message,
-                    suggestion=(f"give input `{tensor.name}` a static batch, e.g. "
-                                f"`{shape_text(shape)}`, before converting"),
-                    fix=Fix("unsafe", f"set the shape of input '{tensor.name}' to {shape}",
-                            {"op": "set_input_shape", "input": tensor.name, "shape": shape}))
+                    suggestion=static_batch_suggestion(tensor, shape),
+                    fix=set_input_shape_fix(tensor, shape))
                 continue
             message = f"{describe(p.node)} will not convert with builtin ops: {needs}"
             alternative = p.entry.get("alternative")
