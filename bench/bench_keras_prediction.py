@@ -86,29 +86,18 @@ def delegated_ops(data: bytes, count: int) -> tuple[list[bool], int] | None:
     """
     from ai_edge_litert.interpreter import Interpreter
 
+    from tflint.runtime_probe import node_list
+    from tflint.verify import delegation_from_nodes
+
     try:
         with silenced():
             interpreter = Interpreter(model_content=data)
             interpreter.allocate_tensors()
     except (RuntimeError, ValueError):
         return None
-    details = interpreter._get_ops_details()
-    producer: dict[int, int] = {}
-    for detail in details[:count]:
-        for tensor in detail["outputs"]:
-            producer[int(tensor)] = detail["index"]
-    covered: set[int] = set()
-    for delegate in details[count:]:
-        boundary = {int(t) for t in delegate["inputs"]}
-        stack = [int(t) for t in delegate["outputs"]]
-        while stack:
-            tensor = stack.pop()
-            if tensor in boundary or tensor not in producer or producer[tensor] in covered:
-                continue
-            index = producer[tensor]
-            covered.add(index)
-            stack.extend(int(t) for t in details[index]["inputs"] if t >= 0)
-    return [i in covered for i in range(count)], len(details) - count
+    nodes = node_list(interpreter)
+    actual = delegation_from_nodes(nodes)
+    return [i in actual.delegated for i in range(count)], actual.partitions
 
 
 def layer_of(tensor_name: str, layers: set[str], flavor: str) -> str | None:

@@ -788,31 +788,20 @@ def delegated_ops(data: bytes, count: int) -> list[bool] | None:
     """
     from ai_edge_litert.interpreter import Interpreter
 
+    from tflint.runtime_probe import node_list
+    from tflint.verify import delegation_from_nodes
+
     try:
         with silenced():
             interpreter = Interpreter(model_content=data)
             interpreter.allocate_tensors()
     except (RuntimeError, ValueError):
         return None
-    details = interpreter._get_ops_details()
-    if len(details) < count or any(d["op_name"] != "DELEGATE" for d in details[count:]):
+    nodes = node_list(interpreter)
+    if len(nodes) < count or any(n["op"] != "DELEGATE" for n in nodes[count:]):
         raise RuntimeError("unexpected node list after delegation")
-    producer: dict[int, int] = {}
-    for detail in details[:count]:
-        for tensor in detail["outputs"]:
-            producer[int(tensor)] = detail["index"]
-    covered: set[int] = set()
-    for delegate in details[count:]:
-        boundary = {int(t) for t in delegate["inputs"]}
-        stack = [int(t) for t in delegate["outputs"]]
-        while stack:
-            tensor = stack.pop()
-            if tensor in boundary or tensor not in producer or producer[tensor] in covered:
-                continue
-            index = producer[tensor]
-            covered.add(index)
-            stack.extend(int(t) for t in details[index]["inputs"] if t >= 0)
-    return [i in covered for i in range(count)]
+    delegated = delegation_from_nodes(nodes).delegated
+    return [i in delegated for i in range(count)]
 
 
 def subtract(measured: dict[str, Any], context_ops: list[str]) -> dict[str, Any]:

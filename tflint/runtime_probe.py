@@ -34,11 +34,12 @@ def probe(path: str) -> dict[str, Any]:
         unfused.allocate_tensors()
     except (RuntimeError, ValueError):
         pass  # the same failure as above; delegation has happened
-    return {"nodes": _nodes(interpreter), "allocation_error": allocation_error,
-            "unfused_nodes": _nodes(unfused)}
+    return {"nodes": node_list(interpreter), "allocation_error": allocation_error,
+            "unfused_nodes": node_list(unfused)}
 
 
-def _nodes(interpreter: object) -> list[dict[str, object]]:
+def node_list(interpreter: object) -> list[dict[str, Any]]:
+    """The interpreter's nodes in the form ``tflint.verify.delegation_from_nodes`` reads."""
     return [
         {"index": int(op["index"]), "op": op["op_name"],
          "inputs": [int(i) for i in op["inputs"]], "outputs": [int(o) for o in op["outputs"]]}
