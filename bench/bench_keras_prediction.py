@@ -30,9 +30,7 @@ The conversion helpers here are also used by ``fixtures/generate_keras_cases.py`
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
-import io
 import json
 import os
 import re
@@ -44,27 +42,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+from generate_lowering_table import silenced
+
 _SUFFIX = re.compile(r"_\d+$")
-
-
-@contextlib.contextmanager
-def silenced() -> Any:
-    """The converter writes to the Python streams and to the C-level descriptors."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    with open(os.devnull, "w") as null:
-        os.dup2(null.fileno(), 1)
-        os.dup2(null.fileno(), 2)
-        try:
-            with contextlib.redirect_stdout(io.StringIO()), \
-                    contextlib.redirect_stderr(io.StringIO()):
-                yield
-        finally:
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
 
 
 def convert(tf: Any, model: Any, flex: bool = False) -> bytes:
