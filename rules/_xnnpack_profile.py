@@ -9,7 +9,6 @@ knowledge of its own about which op is supported.
 from __future__ import annotations
 
 import math
-import struct
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -19,14 +18,13 @@ from tflint_rules import _data
 from tflint_rules._expressions import ExpressionError, evaluate
 
 from tflint.graph import ModelGraph, Node, Tensor
+from tflint.patterns import constant_values
 
 PROFILE_FILE = "xnnpack_ops.json"
 
 #: Classes of quantized 8-bit-or-less operands whose zero points the delegate checks.
 _SIGNED_SMALL = frozenset({"qs8", "qc8", "qs4", "qc4"})
 _QUANTIZED_ACTIVATION = frozenset({"qs8", "qu8", "qc8"})
-_UNPACK = {"float32": "f", "int32": "i", "int64": "q", "int16": "h", "int8": "b", "uint8": "B"}
-
 CLASS_NAMES = {
     "f32": "float32", "f16": "float16", "qs8": "int8", "qc8": "per-channel int8",
     "qu8": "uint8 (asymmetric quantized)", "qs16": "int16 (int16x8 quantized)",
@@ -534,16 +532,6 @@ def _safe_evaluate(expression: str, names: Mapping[str, Any]) -> Any:
         return evaluate(expression, names)
     except (ExpressionError, TypeError, IndexError, ZeroDivisionError, KeyError):
         return None
-
-
-def constant_values(graph: ModelGraph, tensor: Tensor) -> tuple[float, ...] | None:
-    """The values of a small constant tensor (shapes, axes, sizes), never weights."""
-    code = _UNPACK.get(tensor.dtype or "")
-    data = graph.read_constant(tensor, max_bytes=4096) if code else None
-    if not code or data is None:
-        return None
-    size = struct.calcsize(code)
-    return struct.unpack(f"<{len(data) // size}{code}", data[: len(data) // size * size])
 
 
 @cache

@@ -339,7 +339,7 @@ def _constant_values(graph: ModelGraph, tensor: Tensor,
     values: tuple[float, ...] | None = None
     code = _UNPACK.get(tensor.dtype or "")
     data = graph.read_constant(tensor, max_bytes=4096) if code else None
-    if code and data:
+    if code and data is not None:  # b"": a zero-element constant, values ()
         size = struct.calcsize(code)
         values = struct.unpack(f"<{len(data) // size}{code}", data[: len(data) // size * size])
     cache[tensor.id] = values
