@@ -25,10 +25,10 @@ sys.path.insert(0, str(HERE))
 from make_large_tflite import chain_of_adds  # noqa: E402
 from models import CACHE, efficientnet_b3  # noqa: E402
 from process_timing import measure  # noqa: E402
-from tflint_rules._delegation import predict_delegation  # noqa: E402
 from tflite_zoo import zoo_paths  # noqa: E402
 
 import tflint  # noqa: E402
+from tflint.analyses.delegation import predict_delegation  # noqa: E402
 from tflint.loaders import load  # noqa: E402
 from tflint.verify import VerifyError, compare, run_runtime  # noqa: E402
 

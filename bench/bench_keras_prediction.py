@@ -427,8 +427,7 @@ def predicted_sets(path: Path) -> tuple[dict[str, list[str]], set[str], set[str]
 
 
 def _predict(path: Path) -> Any:
-    from tflint_rules._keras_prediction import predict
-
+    from tflint.analyses.keras_prediction import predict
     from tflint.loaders import load
 
     return predict(load(str(path)))
@@ -559,7 +558,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT / "bench"))
     zoo = ensure_zoo(args.rebuild)
     result = compare(zoo)
-    from tflint_rules._keras_prediction import table_versions
+    from tflint.analyses.keras_prediction import table_versions
 
     versions = table_versions()
     print(f"date: {datetime.date.today().isoformat()}; table measured with TensorFlow "

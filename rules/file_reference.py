@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tflint_rules._config_scan import FILE, scan_keras_config
-
+from tflint.analyses.security import FILE, scan_keras_config
 from tflint.diagnostics import Diagnostic, Severity
 from tflint.rule import Rule, RuleContext
 

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from tflint_rules import _data
 from tflint_rules._layer_names import layer_names
 
 from tflint.diagnostics import Diagnostic
 from tflint.patterns import alt, const, find, op, var
 from tflint.rule import Rule, RuleContext
+from tflint.targets.profile import load_profile
 
 X = var("x")
 MEAN = op("MEAN", X, const(), shared_ok=True, label="mean")
@@ -99,7 +99,7 @@ class ExpandedLayerNorm(Rule):
 
 def _not_taken_by_xnnpack(op_types: Iterable[str], dtype: str) -> list[str]:
     """Ops of the chain that XNNPACK has no kernel for with ``dtype`` activations."""
-    known = _data.load("xnnpack_ops.json")["ops"]
+    known = load_profile("xnnpack").ops
     wanted = XNNPACK_CLASS[dtype]
     refused = set()
     for op_type in op_types:

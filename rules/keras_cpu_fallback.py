@@ -2,14 +2,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tflint_rules._keras_prediction import (
+from tflint.analyses.keras_prediction import (
     config_text,
     describe,
     histogram,
     reconfigure_fix,
     shared_prediction,
 )
-
 from tflint.diagnostics import Diagnostic, Severity
 from tflint.rule import Rule, RuleContext
 
@@ -21,7 +20,7 @@ class KerasCpuFallback(Rule):
     Predicts, from the Keras file alone, the layers that convert to TFLite
     builtins of which XNNPACK refuses some, using the lowering table measured
     with the real converter and LiteRT runtime
-    (`rules/data/keras_lowering.json`): for example a Keras 3 `LSTM` (a
+    (`tflint/data/keras_lowering.json`): for example a Keras 3 `LSTM` (a
     `WHILE` loop), an `Embedding` (`GATHER`), `ThresholdedReLU` (`GREATER`,
     `CAST`).  Layers that only fall back because the batch is dynamic are
     TFL222's.

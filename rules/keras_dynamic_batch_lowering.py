@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tflint_rules._keras_prediction import (
+from tflint.analyses.keras_prediction import (
     describe,
     histogram,
     set_input_shape_fix,
@@ -10,7 +10,6 @@ from tflint_rules._keras_prediction import (
     static_batch_suggestion,
     static_input_fix,
 )
-
 from tflint.diagnostics import Diagnostic, Severity
 from tflint.rule import Rule, RuleContext
 
@@ -19,7 +18,7 @@ class DynamicBatchLowering(Rule):
     """Built-in Keras layer that lowers to CPU ops only because the batch is dynamic.
 
     ## What it does
-    Uses the lowering table (`rules/data/keras_lowering.json`), which holds
+    Uses the lowering table (`tflint/data/keras_lowering.json`), which holds
     each layer's ops with a static batch of 1 and with a dynamic batch, to
     find layers whose dynamic-batch lowering has ops XNNPACK does not take
     while the static one has fewer.  Keras 3 `Flatten` is the common case:

@@ -3,8 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from tflint_rules._keras_prediction import set_input_shape_fix, shape_text, shared_prediction
-
+from tflint.analyses.keras_prediction import set_input_shape_fix, shape_text, shared_prediction
 from tflint.diagnostics import Diagnostic, Severity
 from tflint.rule import Rule, RuleContext
 

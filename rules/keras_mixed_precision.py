@@ -3,8 +3,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 
-from tflint_rules._keras_prediction import describe, histogram, shared_prediction
-
+from tflint.analyses.keras_prediction import describe, histogram, shared_prediction
 from tflint.diagnostics import Diagnostic, Severity
 from tflint.rule import Rule, RuleContext
 
@@ -15,7 +14,7 @@ class MixedPrecisionPolicy(Rule):
     ## What it does
     Flags a model whose layers carry a mixed-precision dtype policy, and says
     what the converter does with them according to the lowering table
-    (`rules/data/keras_lowering.json`, measured with the real converter).
+    (`tflint/data/keras_lowering.json`, measured with the real converter).
 
     ## Why is this bad
     The policy makes the layers compute in float16 (bfloat16); the converter

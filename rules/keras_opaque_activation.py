@@ -4,7 +4,7 @@ import re
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-from tflint_rules._keras_prediction import (
+from tflint.analyses.keras_prediction import (
     ACTIVATION_PARAM_CLASSES,
     activation_name,
     config_text,
@@ -12,7 +12,6 @@ from tflint_rules._keras_prediction import (
     layer_class,
     shared_prediction,
 )
-
 from tflint.diagnostics import Diagnostic, Fix, Severity
 from tflint.graph import ModelGraph, Node
 from tflint.rule import Rule, RuleContext

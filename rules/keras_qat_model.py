@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tflint_rules._keras_prediction import QAT_CLASSES, describe, layer_class, shared_prediction
-
+from tflint.analyses.keras_prediction import QAT_CLASSES, describe, layer_class, shared_prediction
 from tflint.diagnostics import Diagnostic, Severity
 from tflint.rule import Rule, RuleContext
 

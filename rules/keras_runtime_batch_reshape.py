@@ -5,13 +5,12 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from tflint_rules._keras_prediction import (
+from tflint.analyses.keras_prediction import (
     describe,
     shape_text,
     shared_prediction,
     static_input_fix,
 )
-
 from tflint.diagnostics import Diagnostic, Fix, Severity
 from tflint.graph import ModelGraph, Node
 from tflint.rule import Rule, RuleContext

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tflint_rules._keras_prediction import (
+from tflint.analyses.keras_prediction import (
     config_text,
     describe,
     histogram,
@@ -12,7 +12,6 @@ from tflint_rules._keras_prediction import (
     static_batch_suggestion,
     static_input_fix,
 )
-
 from tflint.diagnostics import Diagnostic, Severity
 from tflint.rule import Rule, RuleContext
 
@@ -23,7 +22,7 @@ class KerasSelectTfOps(Rule):
     ## What it does
     Predicts, from the Keras file alone, which layers the TFLite converter
     cannot lower to builtin ops, using the lowering table measured with the
-    real converter (`rules/data/keras_lowering.json`): for example
+    real converter (`tflint/data/keras_lowering.json`): for example
     `Resizing(interpolation="bicubic")` (`FlexResizeBicubic`), or a Keras 3
     `LSTM` when the batch is dynamic (`FlexTensorListReserve`).  Lambda and
     custom layers are left to TFL103 (opaque-layer); layers under a mixed

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tflint_rules._keras_prediction import (
+from tflint.analyses.keras_prediction import (
     ACTIVATION_PARAM_CLASSES,
     activation_name,
     describe,
@@ -10,7 +10,6 @@ from tflint_rules._keras_prediction import (
     layer_class,
     shared_prediction,
 )
-
 from tflint.diagnostics import Diagnostic, Severity
 from tflint.graph import ModelGraph, Node
 from tflint.rule import Rule, RuleContext
@@ -36,7 +35,7 @@ class UnfoldedBatchNorm(Rule):
 
     ## What it does
     Flags a `BatchNormalization` that the lowering table
-    (`rules/data/keras_lowering.json`) says stays in the converted model as
+    (`tflint/data/keras_lowering.json`) says stays in the converted model as
     its own ops (`MUL`, `ADD`), because it does not directly follow a Conv or
     Dense layer with a linear activation whose output it alone reads: it
     follows the model input, a pooling or merge layer, or an activation.

@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tflint_rules._config_scan import LOADER, scan_keras_config
-
+from tflint.analyses.security import LOADER, scan_keras_config
 from tflint.diagnostics import Diagnostic, Severity
 from tflint.rule import Rule, RuleContext
 
@@ -17,7 +16,7 @@ class LoaderReference(Rule):
     `keras.saving.load_model`, `keras.utils.get_file`,
     `keras.models.model_from_json`, `save_model`, `load_weights`,
     `tf.saved_model.load`... (Keras 3's own list of "non-modeling APIs", kept
-    in `rules/data/unsafe_references.json`), written as a function object or
+    in `tflint/data/unsafe_references.json`), written as a function object or
     as a dotted string.
 
     ## Why is this bad

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tflint_rules._delegation import predict_delegation
 from tflint_rules._layer_names import layer_names
 from tflint_rules._quant_params import is_quantized_type, quantized_model
 
+from tflint.analyses.delegation import predict_delegation
 from tflint.diagnostics import Diagnostic, Severity
 from tflint.graph import Node
 from tflint.rule import Rule, RuleContext
@@ -21,7 +21,7 @@ class HybridOp(Rule):
     int4) weights: what `optimizations = [tf.lite.Optimize.DEFAULT]`
     without a representative dataset produces (dynamic-range
     quantization).  It groups them by op type and says, from
-    `data/xnnpack_ops.json`, whether the XNNPACK delegate takes that hybrid
+    `tflint/targets/xnnpack_ops.json`, whether the XNNPACK delegate takes that hybrid
     form: it does for `FULLY_CONNECTED`, `CONV_2D`, `TRANSPOSE_CONV` and
     `BATCH_MATMUL` (quantizing the activations on the fly), not for
     `DEPTHWISE_CONV_2D`, the sequence ops (LSTM, RNN, SVDF) or

@@ -20,7 +20,7 @@ class Int16Activations(Rule):
     ## Why is this bad
     16x8 quantization keeps more precision than int8 for models sensitive
     to activation ranges (super-resolution, audio), but the XNNPACK delegate
-    takes no int16 tensor (`data/xnnpack_ops.json`: int16 is never
+    takes no int16 tensor (`tflint/targets/xnnpack_ops.json`: int16 is never
     delegated), so the whole model runs on the reference CPU kernels, which
     are much slower than XNNPACK's int8 or float32 paths.  Few accelerators
     support it either.

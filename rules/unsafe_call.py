@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tflint_rules._config_scan import UNSAFE, scan_keras_config
-
+from tflint.analyses.security import UNSAFE, scan_keras_config
 from tflint.diagnostics import Diagnostic, Severity
 from tflint.rule import Rule, RuleContext
 
@@ -21,7 +20,7 @@ class UnsafeCall(Rule):
     "class_name": "system"}`, `{"module": "builtins", "class_name":
     "function", "config": "exec"}`), a tf.keras `Lambda` naming a function
     in such a module, or a dotted string (`"function": "os.system"`).  The
-    list lives in `rules/data/unsafe_references.json`.
+    list lives in `tflint/data/unsafe_references.json`.
 
     ## Why is this bad
     Such a reference has no modeling purpose: it is how a crafted model file

@@ -3,11 +3,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from tflint_rules import _data
-from tflint_rules._delegation import predict_delegation
-from tflint_rules._xnnpack_profile import Operands, dtype_class
 
+from tflint.analyses.delegation import predict_delegation
 from tflint.diagnostics import Diagnostic
 from tflint.rule import Rule, RuleContext
+from tflint.targets.profile import Operands, dtype_class
 
 
 class XnnpackFallback(Rule):
@@ -17,7 +17,7 @@ class XnnpackFallback(Rule):
     Predicts, op by op, which operators of a `.tflite` model the XNNPACK
     delegate (LiteRT's default CPU delegate) takes, from the delegate's own
     conditions (dtypes, fused activations, constant operands, ranks, option
-    values, quantization; see `rules/data/xnnpack_ops.json`), and forms the
+    values, quantization; see `tflint/targets/xnnpack_ops.json`), and forms the
     delegate partitions as the runtime does.  Each op left on the CPU gets a
     diagnostic with the reason; the file summary and the json `delegation`
     block give the totals.  Flex and custom ops are counted but reported by

@@ -1,4 +1,4 @@
-"""Generate ``rules/data/keras_lowering.json``: what each Keras layer becomes in TFLite.
+"""Generate ``tflint/data/keras_lowering.json``: what each Keras layer becomes in TFLite.
 
 tflint predicts the conversion of a Keras file without TensorFlow, so what
 the converter and the XNNPACK delegate do with each layer is measured here,
@@ -21,7 +21,7 @@ weights (so that no weight is trivially folded away), and
 
 Ops of the context layers (measured alone) are subtracted, leaving the ops the
 layer under test adds.  An entry's ``when`` holds the features
-``tflint_rules._keras_prediction.layer_features`` computes from the saved
+``tflint.analyses.keras_prediction.layer_features`` computes from the saved
 config, so prediction and table agree by construction.  When Keras 3 and
 tf_keras lower a variant differently, it gets one entry per flavor
 (``when.keras``); when a dynamic batch changes the lowering, the entry has a
@@ -56,7 +56,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-OUTPUT = ROOT / "rules" / "data" / "keras_lowering.json"
+OUTPUT = ROOT / "tflint" / "data" / "keras_lowering.json"
 FLAVORS = ("keras3", "tf_keras")
 SEED = 1234
 
@@ -715,8 +715,7 @@ class Measurer:
         return result
 
     def features(self, model: Any, variant: Variant) -> dict[str, Any]:
-        from tflint_rules._keras_prediction import layer_features
-
+        from tflint.analyses.keras_prediction import layer_features
         from tflint.loaders.keras_config import build_keras_graph
 
         config = json.loads(model.to_json())
@@ -992,7 +991,7 @@ def render(entries: list[dict[str, Any]]) -> str:
                   "same entry an op reads (empty: the layer input). 'activation_part' is what a "
                   "Conv/Dense activation adds to the linear layer. Entries of one class are "
                   "matched by 'when' (features computed by "
-                  "tflint_rules._keras_prediction.layer_features), most specific first."),
+                  "tflint.analyses.keras_prediction.layer_features), most specific first."),
         "versions": versions(),
         "conditions": {"dtype": "float32", "optimizations": "none (default)",
                        "batch": "1 (and None for dynamic_batch)",

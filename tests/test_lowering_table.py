@@ -1,6 +1,6 @@
 """The Keras lowering table: well-formed, covering, and current.
 
-``rules/data/keras_lowering.json`` is measured with the real converter and
+``tflint/data/keras_lowering.json`` is measured with the real converter and
 LiteRT runtime by ``scripts/generate_lowering_table.py``.  The fast tests
 check its shape and coverage; the slow one re-measures a representative
 subset (one variant or more per family) with the installed TensorFlow,
@@ -20,7 +20,7 @@ from conftest import ROOT
 
 from tflint.graph import Location, Node
 
-TABLE = ROOT / "rules" / "data" / "keras_lowering.json"
+TABLE = ROOT / "tflint" / "data" / "keras_lowering.json"
 SCRIPT = ROOT / "scripts" / "generate_lowering_table.py"
 
 #: Classes the table must know (the brief of the prediction rules).
@@ -113,7 +113,7 @@ def test_table_covers_the_listed_layers(table: dict) -> None:
 
 def test_when_uses_features_the_predictor_computes(table: dict) -> None:
     """Every ``when`` key is a feature ``layer_features`` (or the context) can produce."""
-    from tflint_rules._keras_prediction import layer_features
+    from tflint.analyses.keras_prediction import layer_features
 
     context_keys = {"after", "after_activation", "keras"}
     for entry in table["entries"]:

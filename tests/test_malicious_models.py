@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 from conftest import fixture, run_tflint
-from tflint_rules import _config_scan
 
 import tflint
+from tflint.analyses import security as _config_scan
 
 MARKER = "tflint_pwned_by_lambda.txt"
 SECURITY_CODES = {f"TFL60{i}" for i in range(1, 10)}

@@ -45,7 +45,7 @@ def found(relative: str, code: str) -> list[Diagnostic]:
 
 
 def prediction(relative: str):
-    from tflint_rules._keras_prediction import predict
+    from tflint.analyses.keras_prediction import predict
 
     return predict(load(str(fixture(relative))))
 
@@ -76,7 +76,7 @@ def test_prediction_matches_the_real_conversion(name: str) -> None:
 
 def test_partitions_match_the_runtime() -> None:
     """The partitioner model counts the delegate nodes LiteRT created."""
-    from tflint_rules._keras_prediction import count_partitions
+    from tflint.analyses.keras_prediction import count_partitions
 
     # CONV (delegated) -> LESS (CPU) and SQUARE, MUL (delegated, read CONV) -> SELECT (CPU)
     # -> CONV: LiteRT makes {CONV, SQUARE, MUL} and {CONV} (see the seed custom_activation).
@@ -241,7 +241,7 @@ def test_every_fixture_is_small() -> None:
 
 def test_a_huge_integer_in_a_config_is_not_a_crash(tmp_path: Path) -> None:
     """Found by fuzzing: float() of a 4 300-digit integer raised OverflowError."""
-    from tflint_rules._keras_prediction import _number
+    from tflint.analyses.keras_prediction import _number
 
     assert _number(10**4300) is None and _number(7) == 7.0
     config = json.loads(fixture("keras3/functional_multi_io.json").read_text())

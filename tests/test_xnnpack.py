@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import copy
 import glob
+import json
 import os
 import sys
 from pathlib import Path
@@ -11,15 +11,20 @@ from typing import Any
 
 import pytest
 from conftest import FIXTURES, ROOT, fixture, run_tflint
-from tflint_rules import _data
-from tflint_rules._delegation import partition, predict_delegation
-from tflint_rules._expressions import evaluate
-from tflint_rules._xnnpack_profile import Operands, Profile, load_profile, quantized_configuration
 from tflite_builder import single_custom_op_model
 
 import tflint
+from tflint.analyses.delegation import partition, predict_delegation
+from tflint.expressions import evaluate
 from tflint.graph import Location, ModelGraph, Node, Tensor
 from tflint.loaders import load
+from tflint.targets.profile import (
+    PROFILE_FILE,
+    Operands,
+    Profile,
+    load_profile,
+    quantized_configuration,
+)
 from tflint.verify import compare, delegation_from_nodes
 
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -128,7 +133,7 @@ def test_quantized_configuration_is_decided_by_the_output() -> None:
 
 
 def test_the_profile_reads_no_retired_general_rule() -> None:
-    data = copy.deepcopy(_data.load("xnnpack_ops.json"))
+    data = json.loads(PROFILE_FILE.read_text())
     ids = [entry["id"] for entry in data["general"]]
     assert "not_in_dispatcher" not in ids and "unlisted_ops" in ids
     data["general"] = [g for g in data["general"] if g["id"] != "unlisted_ops"]

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import probe_xnnpack
 
 PROBE = FIXTURES / "probe"
-PROFILE = json.loads((ROOT / "rules" / "data" / "xnnpack_ops.json").read_text(encoding="utf-8"))
+PROFILE = json.loads((ROOT / "tflint" / "targets" / "xnnpack_ops.json").read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")

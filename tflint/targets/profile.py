@@ -1,26 +1,26 @@
-"""Does the XNNPACK delegate take this op?  Answered from ``data/xnnpack_ops.json``.
+"""Does the XNNPACK delegate take this op?  Answered from ``tflint/targets/xnnpack_ops.json``.
 
 The data file holds, per TFLite builtin, the conditions read from the
 delegate's source and settled against the installed runtime (see
-``data/XNNPACK_NOTES.md``).  This module only evaluates them; it holds no
+``XNNPACK_NOTES.md``).  This module only evaluates them; it holds no
 knowledge of its own about which op is supported.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 
-from tflint_rules import _data
-from tflint_rules._expressions import ExpressionError, evaluate
-
+from tflint.expressions import ExpressionError, evaluate
 from tflint.graph import ModelGraph, Node, Tensor
 from tflint.patterns import constant_values
 
-PROFILE_FILE = "xnnpack_ops.json"
+PROFILE_FILE = Path(__file__).with_name("xnnpack_ops.json")
 
 #: Classes of quantized 8-bit-or-less operands whose zero points the delegate checks.
 _SIGNED_SMALL = frozenset({"qs8", "qc8", "qs4", "qc4"})
@@ -538,4 +538,4 @@ def _safe_evaluate(expression: str, names: Mapping[str, Any]) -> Any:
 def load_profile(target: str = "xnnpack") -> Profile:
     if target != "xnnpack":
         raise ValueError(f"no op-support profile for target {target!r}")
-    return Profile(_data.load(PROFILE_FILE))
+    return Profile(json.loads(PROFILE_FILE.read_text(encoding="utf-8")))

@@ -25,8 +25,7 @@ from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from typing import Any
 
-from tflint_rules import _data
-
+from tflint import data as _data
 from tflint.graph import ModelGraph, Node
 
 #: Values visited at most.  A 10 000-layer config holds about 800 000;

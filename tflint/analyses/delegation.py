@@ -14,9 +14,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from tflint_rules._xnnpack_profile import Profile, load_profile
-
 from tflint.graph import ModelGraph, Node
+from tflint.targets.profile import Profile, load_profile
 
 #: Ops the runtime treats as possibly side-effecting besides those touching resources.
 _CONTROL_FLOW = frozenset({"IF", "WHILE", "CALL_ONCE"})

@@ -1,7 +1,7 @@
 """Predict, from a Keras model config alone, what the TFLite converter and XNNPACK will do.
 
 Shared by the Keras prediction rules through ``ctx.analysis(predict)``.  Every
-layer call is looked up in ``data/keras_lowering.json`` (measured with the real
+layer call is looked up in ``tflint/data/keras_lowering.json`` (measured with the real
 converter and LiteRT runtime by ``scripts/generate_lowering_table.py``): which
 TFLite ops it becomes, which of them the XNNPACK delegate takes, and whether
 it needs Select TF ops.  The op-level graph that results is then cut into
@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from tflint_rules import _data
-
+from tflint import data as _data
 from tflint.diagnostics import Fix
 from tflint.graph import ModelGraph, Node, Tensor
 
