@@ -42,11 +42,11 @@ def accuracy() -> None:
     misses: list[str] = []
     for path in paths:
         [file] = tflint.lint(str(path)).files
-        if file.error or "delegation" not in file.sections:
+        if file.error or file.delegation is None:
             print(f"  {path.name}: not linted: {file.error}")
             continue
         try:
-            verdict = compare(file.sections["delegation"], run_runtime(str(path), 300))
+            verdict = compare(file.delegation, run_runtime(str(path), 300))
         except VerifyError as exc:
             print(f"  {path.name}: runtime failed: {exc}")
             continue

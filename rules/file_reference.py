@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tflint.analyses.security import FILE, scan_keras_config
+from tflint.analyses.security import FILE
 from tflint.diagnostics import Diagnostic, Severity
 from tflint.rule import Rule, RuleContext
 
@@ -41,7 +41,7 @@ class FileReference(Rule):
     file_kinds = frozenset({"keras"})
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
-        for finding in ctx.analysis(scan_keras_config).of(FILE):
+        for finding in ctx.analyses.security().of(FILE):
             yield ctx.diagnostic(
                 finding.node,
                 f"{finding.owner} reads its {finding.detail} from '{finding.ref}'",

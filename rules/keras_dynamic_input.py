@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from tflint.analyses.keras_prediction import set_input_shape_fix, shape_text, shared_prediction
+from tflint.analyses.keras_prediction import set_input_shape_fix, shape_text
 from tflint.diagnostics import Diagnostic, Severity
-from tflint.rule import Rule, RuleContext
+from tflint.rule import Option, Rule, RuleContext
 
 
 class DynamicInputShape(Rule):
@@ -44,12 +44,16 @@ class DynamicInputShape(Rule):
     severity = Severity.WARNING
     file_kinds = frozenset({"keras"})
     fix_availability = "unsafe"
-    options: ClassVar[dict[str, Any]] = {"image_size": 224, "sequence_length": 128}
+    options: ClassVar[dict[str, Option]] = {
+        "image-size": Option(int, 224, "height and width suggested for a dynamic image input",
+                             check=lambda v: None if v > 0 else "must be positive"),
+        "sequence-length": Option(int, 128, "length suggested for a dynamic sequence input",
+                                  check=lambda v: None if v > 0 else "must be positive"),
+    }
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
-        shared_prediction(ctx)
-        image = int(ctx.options["image_size"])
-        sequence = int(ctx.options["sequence_length"])
+        image = ctx.options["image-size"]
+        sequence = ctx.options["sequence-length"]
         for tensor in ctx.graph.inputs:
             shape = tensor.shape
             if not shape or len(shape) < 2 or all(d is not None for d in shape[1:]):

@@ -14,7 +14,7 @@ from tflint.analyses.keras_prediction import (
 )
 from tflint.diagnostics import Diagnostic, Fix, Severity
 from tflint.graph import ModelGraph, Node
-from tflint.rule import Rule, RuleContext
+from tflint.rule import Option, Rule, RuleContext
 
 #: Name fragments that mark a layer as an activation, and the builtin closest to each.
 HINTS: tuple[tuple[str, str], ...] = (
@@ -29,6 +29,14 @@ HINTS: tuple[tuple[str, str], ...] = (
     ("tanh", "tanh"),
     ("softplus", "softplus"),
 )
+
+
+def _regex_problem(pattern: str) -> str | None:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        return f"is not a valid regular expression: {exc}"
+    return None
 
 
 def replacement(hint: str, flavor: str, slope: float) -> tuple[str, dict[str, Any]]:
@@ -90,13 +98,18 @@ class OpaqueActivation(Rule):
     severity = Severity.WARNING
     file_kinds = frozenset({"keras"})
     fix_availability = "unsafe"
-    options: ClassVar[dict[str, Any]] = {"name_pattern": r"(?i)activ|act\d*$|^act|relu|swish|silu|gelu|mish|sigmoid|"
-                               r"tanh|softplus|elu$", "negative_slope": 0.1}
+    options: ClassVar[dict[str, Option]] = {
+        "name-pattern": Option(
+            str, r"(?i)activ|act\d*$|^act|relu|swish|silu|gelu|mish|sigmoid|tanh|softplus|elu$",
+            "regular expression on layer names that marks a Lambda or custom layer as an "
+            "activation", check=_regex_problem),
+        "negative-slope": Option(float, 0.1, "slope suggested for a LeakyReLU replacement"),
+    }
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         prediction = shared_prediction(ctx)
-        pattern = re.compile(str(ctx.options["name_pattern"]))
-        slope = float(ctx.options["negative_slope"])
+        pattern = re.compile(ctx.options["name-pattern"])
+        slope = ctx.options["negative-slope"]
         for p in prediction.layers:
             node = p.node
             if node.origin not in ("lambda", "custom") or len(node.inputs) != 1:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tflint.analyses.keras_prediction import QAT_CLASSES, describe, layer_class, shared_prediction
+from tflint.analyses.keras_prediction import QAT_CLASSES, describe, layer_class
 from tflint.diagnostics import Diagnostic, Severity
 from tflint.rule import Rule, RuleContext
 
@@ -42,7 +42,6 @@ class QatModel(Rule):
     file_kinds = frozenset({"keras"})
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
-        shared_prediction(ctx)
         found = [n for n in ctx.graph.nodes() if layer_class(n) in QAT_CLASSES]
         if not found:
             return

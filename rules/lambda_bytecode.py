@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tflint.analyses.security import BYTECODE, NAMED_FUNCTION, scan_keras_config
+from tflint.analyses.security import BYTECODE, NAMED_FUNCTION
 from tflint.diagnostics import Diagnostic, Severity
 from tflint.rule import Rule, RuleContext
 
@@ -50,7 +50,7 @@ class LambdaBytecode(Rule):
     file_kinds = frozenset({"keras"})
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
-        scan = ctx.analysis(scan_keras_config)
+        scan = ctx.analyses.security()
         for finding in scan.of(BYTECODE):
             yield ctx.diagnostic(
                 finding.node,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tflint.analyses.security import LOADER, scan_keras_config
+from tflint.analyses.security import LOADER
 from tflint.diagnostics import Diagnostic, Severity
 from tflint.rule import Rule, RuleContext
 
@@ -46,7 +46,7 @@ class LoaderReference(Rule):
     file_kinds = frozenset({"keras"})
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
-        for finding in ctx.analysis(scan_keras_config).of(LOADER):
+        for finding in ctx.analyses.security().of(LOADER):
             yield ctx.diagnostic(
                 finding.node,
                 f"{finding.subject} refers to {finding.ref}, which {finding.detail}",

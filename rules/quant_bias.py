@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from tflint_rules._quant_params import WEIGHTED_OPS, operand, show_scale
 
 from tflint.diagnostics import Diagnostic, Severity
 from tflint.graph import Node, Tensor
-from tflint.rule import Rule, RuleContext
+from tflint.rule import Option, Rule, RuleContext
 
 #: The bias type the quantized kernels read, by activation type.
 BIAS_TYPES = {"int8": ("int32",), "uint8": ("int32",), "int16": ("int64", "int32")}
@@ -53,10 +53,14 @@ class BiasQuantization(Rule):
     category = "quantization"
     severity = Severity.WARNING
     file_kinds = frozenset({"tflite"})
-    options: ClassVar[dict[str, Any]] = {"bias_scale_tolerance": 1e-3}
+    options: ClassVar[dict[str, Option]] = {
+        "bias-scale-tolerance": Option(
+            float, 1e-3, "relative difference allowed between the bias scale and input scale x "
+            "weight scale", check=lambda v: None if v >= 0 else "must not be negative"),
+    }
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
-        tolerance = float(ctx.options["bias_scale_tolerance"])
+        tolerance = ctx.options["bias-scale-tolerance"]
         for node in ctx.graph.nodes():
             layout = WEIGHTED_OPS.get(node.op_type)
             if layout is None or layout.bias is None:

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from tflint_rules._quant_params import quantized_model, show_scale
 
 from tflint.diagnostics import Diagnostic, Severity
 from tflint.graph import Tensor
-from tflint.rule import Rule, RuleContext
+from tflint.rule import Option, Rule, RuleContext
 
 
 class FloatIoInIntegerModel(Rule):
@@ -50,14 +50,17 @@ class FloatIoInIntegerModel(Rule):
     category = "quantization"
     severity = Severity.INFO
     file_kinds = frozenset({"tflite"})
-    options: ClassVar[dict[str, Any]] = {"integer_io": False}
+    options: ClassVar[dict[str, Option]] = {
+        "integer-io": Option(bool, False, "report float I/O as a warning: the model is meant to "
+                             "take and give integers"),
+    }
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         model = ctx.analysis(quantized_model)
         if not model.full_integer:
             return
         graph = ctx.graph
-        severity = Severity.WARNING if ctx.options["integer_io"] else Severity.INFO
+        severity = Severity.WARNING if ctx.options["integer-io"] else Severity.INFO
         names = _signature_names(ctx)
         for tensor in graph.inputs:
             consumers = graph.consumers(tensor)

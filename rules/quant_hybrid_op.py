@@ -5,7 +5,6 @@ from collections.abc import Iterator
 from tflint_rules._layer_names import layer_names
 from tflint_rules._quant_params import is_quantized_type, quantized_model
 
-from tflint.analyses.delegation import predict_delegation
 from tflint.diagnostics import Diagnostic, Severity
 from tflint.graph import Node
 from tflint.rule import Rule, RuleContext
@@ -62,7 +61,8 @@ class HybridOp(Rule):
         if not model.hybrid_ops:
             return
         # The same prediction TFL110 reports, so the two rules never disagree.
-        delegation = ctx.analysis(predict_delegation) if ctx.target == "xnnpack" else None
+        delegation = ctx.analyses.delegation()
+        title = delegation.title if delegation else ""
         names = ctx.analysis(layer_names)
         groups: dict[tuple[str, bool | None], list[Node]] = {}
         for node in model.hybrid_ops:
@@ -82,16 +82,16 @@ class HybridOp(Rule):
             if taken is False:
                 yield ctx.diagnostic(
                     nodes[0],
-                    f"{what}, a form XNNPACK does not take: it runs on the CPU{where}",
+                    f"{what}, a form {title} does not take: it runs on the CPU{where}",
                     suggestion=(f"quantize fully (representative_dataset, TFLITE_BUILTINS_INT8), "
                                 f"or keep these {op_type} weights float (or float16) so that "
-                                f"XNNPACK takes the ops"),
+                                f"{title} takes the ops"),
                     severity=Severity.WARNING,
                 )
             elif taken:
                 yield ctx.diagnostic(
                     nodes[0],
-                    f"{what}; XNNPACK takes {'them' if count > 1 else 'it'} and quantizes the "
+                    f"{what}; {title} takes {'them' if count > 1 else 'it'} and quantizes the "
                     f"activations on the fly{where}",
                     suggestion=("for integer speed and integer-only hardware, quantize fully "
                                 "with a representative_dataset"),

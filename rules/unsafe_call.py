@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tflint.analyses.security import UNSAFE, scan_keras_config
+from tflint.analyses.security import UNSAFE
 from tflint.diagnostics import Diagnostic, Severity
 from tflint.rule import Rule, RuleContext
 
@@ -48,7 +48,7 @@ class UnsafeCall(Rule):
     file_kinds = frozenset({"keras"})
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
-        for finding in ctx.analysis(scan_keras_config).of(UNSAFE):
+        for finding in ctx.analyses.security().of(UNSAFE):
             what = f", which {finding.detail}" if finding.detail else ""
             yield ctx.diagnostic(
                 finding.node,

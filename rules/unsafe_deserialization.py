@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tflint.analyses.security import TOGGLE, scan_keras_config
+from tflint.analyses.security import TOGGLE
 from tflint.diagnostics import Diagnostic, Severity
 from tflint.rule import Rule, RuleContext
 
@@ -40,7 +40,7 @@ class UnsafeDeserialization(Rule):
     file_kinds = frozenset({"keras"})
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
-        for finding in ctx.analysis(scan_keras_config).of(TOGGLE):
+        for finding in ctx.analyses.security().of(TOGGLE):
             yield ctx.diagnostic(
                 finding.node,
                 f"{finding.subject} refers to {finding.ref}, which turns Keras safe mode off",

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tflint.analyses.security import scan_keras_config
 from tflint.diagnostics import Diagnostic, Severity
 from tflint.rule import Rule, RuleContext
 
@@ -40,7 +39,7 @@ class UnscannedConfig(Rule):
     file_kinds = frozenset({"keras"})
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
-        scan = ctx.analysis(scan_keras_config)
+        scan = ctx.analyses.security()
         if not scan.complete:
             yield ctx.diagnostic(
                 None,

@@ -4,10 +4,10 @@ from collections.abc import Iterator
 
 from tflint_rules import _data
 
-from tflint.analyses.delegation import predict_delegation
 from tflint.diagnostics import Diagnostic
 from tflint.rule import Rule, RuleContext
-from tflint.targets.profile import Operands, dtype_class
+from tflint.signature import OpSignature
+from tflint.targets.profile import dtype_class
 
 
 class XnnpackFallback(Rule):
@@ -51,17 +51,17 @@ class XnnpackFallback(Rule):
     file_kinds = frozenset({"tflite"})
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
-        delegation = ctx.analysis(predict_delegation)
+        delegation = ctx.analyses.delegation("xnnpack")
+        if delegation is None or "xnnpack" not in ctx.analyses.targets:
+            return
         graph = ctx.graph
-        ctx.sections["delegation"] = delegation.to_section(graph)
-        ctx.notes.append(delegation.summary(graph))
         advice = _data.load("xnnpack_advice.json")
         partitions = delegation.partition_count
         for node_id, reason in delegation.cpu_reasons.items():
             node = graph.node(node_id)
             if node.origin in ("flex", "custom"):
                 continue  # reported by the flex-op and custom-op rules
-            classes = [dtype_class(t) for t in Operands.of(node).inputs[:1]]
+            classes = [dtype_class(t) for t in OpSignature.of(graph, node).inputs[:1]]
             suggestion = (advice["dtypes"].get(classes[0]) if classes and " on " in reason
                           else None) or advice["ops"].get(node.op_type) or advice["default"]
             yield ctx.diagnostic(

@@ -148,14 +148,14 @@ def prediction_disagreements(paths: Sequence[Path],
     problems: dict[Path, list[str]] = {}
     for path, file in zip(paths, result.files, strict=True):
         report = reports[path]
-        if file.error or "delegation" not in file.sections:
+        if file.error or file.delegation is None:
             problems[path] = [f"not linted: {file.error}"]
         elif "failure" in report:
             problems[path] = [f"runtime failed ({report['failure']}): {report['detail']}"]
         else:
             actual = delegation_from_nodes(report["nodes"], report.get("allocation_error"),
                                            report.get("unfused_nodes"))
-            verdict = compare(file.sections["delegation"], actual)
+            verdict = compare(file.delegation, actual)
             if not verdict["matches"]:
                 problems[path] = [summary(verdict)]
     return problems

@@ -84,7 +84,8 @@ def test_from_table_validates(table: dict, message: str | None) -> None:
         assert from_table(table, root=Path(".")).select == ["TFL1"]
         return
     with pytest.raises(UsageError, match=message):
-        from_table(table, root=Path("."))
+        # Targets are plug-ins: their names are checked once they are loaded.
+        from_table(table, root=Path(".")).check_targets()
 
 
 def test_unknown_rule_option_is_rejected(tmp_path: Path) -> None:

@@ -181,7 +181,7 @@ def test_dynamic_reshape_gets_a_static_reshape(name: str) -> None:
 def test_sincos_lambda_is_only_opaque(name: str) -> None:
     """SIN, COS and MUL convert to builtins XNNPACK takes (see the seed .tflite): no finding."""
     assert not lint(name).diagnostics
-    section = lint(name).sections["delegation"]
+    section = lint(name).delegation
     assert [u["layer"] for u in section["unknown_layers"]] == ["sincos"]
 
 
@@ -218,7 +218,7 @@ def test_rules_only_run_on_keras_files() -> None:
     result = tflint.lint(str(fixture("seed/custom_activation.tflite")),
                          tflint.Config(select=list(CODES)))
     assert not result.diagnostics
-    section = result.files[0].sections.get("delegation") or {}
+    section = result.files[0].delegation or {}
     assert section.get("predicted_from") != "keras"
 
 

@@ -14,13 +14,14 @@ from conftest import FIXTURES, ROOT, fixture, run_tflint
 from tflite_builder import single_custom_op_model
 
 import tflint
-from tflint.analyses.delegation import partition, predict_delegation
+from tflint.analyses.delegation import predict_delegation
+from tflint.analyses.delegation import subgraph_partitions as partition
 from tflint.expressions import evaluate
 from tflint.graph import Location, ModelGraph, Node, Tensor
 from tflint.loaders import load
+from tflint.signature import OpSignature
 from tflint.targets.profile import (
     PROFILE_FILE,
-    Operands,
     Profile,
     load_profile,
     quantized_configuration,
@@ -42,26 +43,26 @@ def test_seed_custom_activation_prediction() -> None:
     assert sorted(d.location.op_type for d in fallback) == ["LESS"] * 3 + ["SELECT_V2"] * 3
     assert all("the model runs in 4 partitions" in d.message for d in fallback)
     assert all(d.suggestion for d in fallback)
-    delegation = file.sections["delegation"]
+    delegation = file.delegation
     assert (delegation["target"], delegation["ops"], delegation["delegated"],
             delegation["partitions"]) == ("xnnpack", 17, 11, 4)
     assert {"subgraph", "index", "op", "layer", "reason"} <= set(delegation["cpu_ops"][0])
     assert delegation["cpu_ops"][0]["layer"].endswith("/Less")
-    assert "17 ops, 11 on XNNPACK in 4 partitions, 6 on CPU: LESS x3, SELECT_V2 x3" in file.notes
+    assert "17 ops, 11 on XNNPACK in 4 partitions, 6 on CPU: LESS x3, SELECT_V2 x3" in file.placement_summaries.values()
 
 
 def test_clean_float_model_is_fully_delegated() -> None:
     [file] = tflint.lint(fixture("clean/mobile_cnn.tflite")).files
     assert file.diagnostics == []
-    assert file.sections["delegation"]["partitions"] == 1
-    assert file.sections["delegation"]["cpu_ops"] == []
+    assert file.delegation["partitions"] == 1
+    assert file.delegation["cpu_ops"] == []
 
 
 def test_flex_and_custom_ops_are_counted_but_reported_once() -> None:
     [file] = tflint.lint(fixture("tflite/flex_op.tflite")).files
     assert [d.code for d in file.diagnostics] == ["TFL101"]
-    assert [op["op"] for op in file.sections["delegation"]["cpu_ops"]] == ["FlexErf"]
-    assert file.sections["delegation"]["partitions"] == 2
+    assert [op["op"] for op in file.delegation["cpu_ops"]] == ["FlexErf"]
+    assert file.delegation["partitions"] == 2
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +81,7 @@ def test_prediction_matches_the_runtime_on_every_fixture(
         return
     actual = delegation_from_nodes(report["nodes"], report["allocation_error"],
                                    report["unfused_nodes"])
-    verification = compare(file.sections["delegation"], actual)
+    verification = compare(file.delegation, actual)
     assert verification["matches"], verification
 
 
@@ -91,7 +92,7 @@ def _probe(name: str) -> tuple[ModelGraph, Node]:
 
 def test_a_creation_constraint_makes_the_op_claimed_and_failing() -> None:
     graph, node = _probe("split__uneven")
-    verdict = load_profile().verdict(graph, node)
+    verdict = load_profile().verdict(OpSignature.of(graph, node))
     assert verdict.claimed
     assert verdict.reason == ("SPLIT is claimed by XNNPACK but fails when the delegate builds it "
                               "(the split is uneven): the interpreter will fail to allocate "
@@ -103,33 +104,33 @@ def test_a_creation_constraint_makes_the_op_claimed_and_failing() -> None:
     assert section["allocation_fails"] and section["cpu_ops"][0]["fails_allocation"]
     assert "fail to allocate tensors" in delegation.summary(graph)
     graph, node = _probe("split__2")
-    assert load_profile().verdict(graph, node).reason is None
+    assert load_profile().verdict(OpSignature.of(graph, node)).reason is None
 
 
 def test_per_channel_scales_are_an_expression_name() -> None:
     profile = load_profile()
     graph, node = _probe("conv_2d__qs8_pc_requant_300")
-    names = profile.names(graph, node, Operands.of(node))
+    names = profile.names(OpSignature.of(graph, node))
     assert len(names["in1_scales"]) == 16 and max(names["in1_scales"]) == 1.0
     assert names["in1_zero_points"] == (0,) * 16
     # Only the last channel's scale reaches 256 after requantization.
-    assert profile.verdict(graph, node).claimed
+    assert profile.verdict(OpSignature.of(graph, node)).claimed
     graph, node = _probe("conv_2d__qs8_requant_200")
-    assert profile.verdict(graph, node).reason is None
+    assert profile.verdict(OpSignature.of(graph, node)).reason is None
 
 
 def test_quantized_configuration_is_decided_by_the_output() -> None:
     graph, node = _probe("transpose_conv__qs8_per_channel")
-    assert node.inputs[0].dtype == "int32" and quantized_configuration(Operands.of(node))
+    assert node.inputs[0].dtype == "int32" and quantized_configuration(OpSignature.of(graph, node))
     graph, node = _probe("conv_2d__hybrid_per_channel")
-    assert node.inputs[1].dtype == "int8" and not quantized_configuration(Operands.of(node))
+    assert node.inputs[1].dtype == "int8" and not quantized_configuration(OpSignature.of(graph, node))
     # A weight zero point is rejected in the int8 form, claimed then failing in the hybrid one.
     profile = load_profile()
     graph, node = _probe("fully_connected__qs8_filter_zero_point")
-    verdict = profile.verdict(graph, node)
+    verdict = profile.verdict(OpSignature.of(graph, node))
     assert not verdict.claimed and "non-zero zero point" in (verdict.reason or "")
     graph, node = _probe("fully_connected__hybrid_filter_zero_point")
-    assert profile.verdict(graph, node).claimed
+    assert profile.verdict(OpSignature.of(graph, node)).claimed
 
 
 def test_the_profile_reads_no_retired_general_rule() -> None:
@@ -138,7 +139,7 @@ def test_the_profile_reads_no_retired_general_rule() -> None:
     assert "not_in_dispatcher" not in ids and "unlisted_ops" in ids
     data["general"] = [g for g in data["general"] if g["id"] != "unlisted_ops"]
     graph, node = _probe("conv_2d__f32")
-    assert Profile(data).verdict(graph, node).reason is None
+    assert Profile(data).verdict(OpSignature.of(graph, node)).reason is None
 
 
 def test_missing_options_take_schema_defaults() -> None:
@@ -146,7 +147,7 @@ def test_missing_options_take_schema_defaults() -> None:
     for name, delegated in (("gelu__no_options", True), ("mean__no_options", True),
                             ("softmax__no_options", False), ("max_pool_2d__no_options", False)):
         graph, node = _probe(name)
-        assert (profile.verdict(graph, node).reason is None) is delegated, name
+        assert (profile.verdict(OpSignature.of(graph, node)).reason is None) is delegated, name
 
 
 def test_expressions_follow_python_boolean_semantics() -> None:

@@ -61,7 +61,7 @@ def _verdicts(paths: list[Path], reports: dict[Path, dict[str, Any]],
         assert "failure" not in report, f"{path.name}: runtime {report['failure']}"
         actual = delegation_from_nodes(report["nodes"], report["allocation_error"],
                                        report["unfused_nodes"])
-        verdicts[path] = compare(predictions[path].sections["delegation"], actual)
+        verdicts[path] = compare(predictions[path].delegation, actual)
     return verdicts
 
 
@@ -117,7 +117,7 @@ def test_ops_claimed_then_failing_are_predicted_as_allocation_failures(
                if entry["runtime"]["allocation_failure"] == "xnnpack"]
     assert len(failing) > 20
     for path in failing:
-        delegation = predictions[path].sections["delegation"]
+        delegation = predictions[path].delegation
         assert delegation["allocation_fails"], path.name
         claimed = [op for op in delegation["cpu_ops"] if op.get("fails_allocation")]
         assert claimed and all("the interpreter will fail to allocate tensors" in op["reason"]

@@ -1,4 +1,4 @@
-"""Command line: ``tflint PATH...``, ``tflint rules``, ``tflint rule CODE``."""
+"""Command line: ``tflint PATH...``, ``tflint rules``, ``tflint rule CODE``, ``tflint targets``."""
 
 from __future__ import annotations
 
@@ -64,22 +64,25 @@ def _split(values: tuple[str, ...]) -> list[str]:
               help="Rules to enable: codes, code prefixes, names or categories (comma-separated).")
 @click.option("--ignore", multiple=True, metavar="SELECTORS",
               help="Rules to disable, same selectors as --select.")
-@click.option("--target", type=click.Choice(["xnnpack"]), default=None,
-              help="Runtime the model is meant for  [default: xnnpack].")
+@click.option("--target", "targets", multiple=True, metavar="NAMES",
+              help="Targets the model is meant for, comma-separated; the first is the primary "
+                   "one (see 'tflint targets')  [default: xnnpack].")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
               help="pyproject.toml to read [tool.tflint] from (default: the nearest one).")
 @click.option("--isolated", is_flag=True, help="Ignore every configuration file.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when diagnostics are found.")
 @click.option("-q", "--quiet", is_flag=True, help="Print diagnostics and errors only.")
 @click.option("--statistics", is_flag=True, help="Count diagnostics per rule.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Also print the traceback of a rule that failed.")
 @click.option("--verify", is_flag=True,
               help="Check the predicted delegation of .tflite files against the real LiteRT "
                    "runtime (needs the runtime extra).")
 @fix_options
 def check(paths: tuple[str, ...], output_format: str, output: Path | None,
-          select: tuple[str, ...], ignore: tuple[str, ...], target: str | None,
+          select: tuple[str, ...], ignore: tuple[str, ...], targets: tuple[str, ...],
           config_path: Path | None, isolated: bool, exit_zero: bool, quiet: bool,
-          statistics: bool, verify: bool, **fix_args: object) -> None:
+          statistics: bool, verbose: bool, verify: bool, **fix_args: object) -> None:
     """Lint model files and folders (recursing into model files)."""
     from tflint.config import Config, find_pyproject, load_config
     from tflint.engine import lint
@@ -100,8 +103,8 @@ def check(paths: tuple[str, ...], output_format: str, output: Path | None,
             config.select = _split(select)
         if ignore:
             config.ignore = [*config.ignore, *_split(ignore)]
-        if target:
-            config.target = target
+        if targets:
+            config.targets = list(dict.fromkeys(_split(targets)))
         result = lint(list(paths), config)
         if _any_given(fix_args):  # the fixer's imports cost as much as a small lint
             from tflint.fixer.command import run_fixer
@@ -115,10 +118,15 @@ def check(paths: tuple[str, ...], output_format: str, output: Path | None,
         if verify:
             from tflint.verify import verify_result
 
-            mismatches = verify_result(result)
+            mismatches = verify_result(result, trust_model=bool(fix_args.get("trust_model")))
         report = render(result, output_format, quiet=quiet, statistics=statistics)
     except UsageError as exc:
         _fail(str(exc))
+    if verbose:
+        for file in result.files:
+            for error in file.internal_errors:
+                click.echo(f"{file.path}: internal error in {error.source}:\n"
+                           f"{error.traceback.rstrip()}", err=True)
     if output is None:
         click.echo(report, nl=False)
     else:
@@ -156,6 +164,7 @@ def list_rules(output_format: str) -> None:
 def show_rule(code: str) -> None:
     """Print one rule's documentation, e.g. tflint rule TFL101."""
     from tflint.registry import find_rule, parse_doc
+    from tflint.rule import option_specs
 
     rule = _guard(lambda: find_rule(code))
     doc = parse_doc(rule)
@@ -166,10 +175,32 @@ def show_rule(code: str) -> None:
     click.echo(doc.summary + "\n")
     for title, body in doc.sections.items():
         click.echo(f"## {title}\n\n{body}\n")
-    if rule.options:
-        click.echo("## Options\n")
-        for key, value in rule.options.items():
-            click.echo(f"- `{key.replace('_', '-')}` (default `{value!r}`)")
+    specs = option_specs(rule)
+    if specs:
+        click.echo(f"## Options\n\nSet in `[tool.tflint.rules.{rule.code}]`.\n")
+        for key, spec in specs.items():
+            help_text = f": {spec.help}" if spec.help else ""
+            click.echo(f"- `{key}` ({spec.type.__name__}, default `{spec.default!r}`){help_text}")
+
+
+@main.command("targets")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def list_targets(output_format: str) -> None:
+    """List every target a model can be linted for (--target NAME)."""
+    import json
+
+    from tflint.targets import load_targets
+
+    targets = _guard(load_targets)
+    if output_format == "json":
+        click.echo(json.dumps([
+            {"name": t.name, "title": t.title, "description": t.description,
+             "keras_prediction": t.keras_lowering_key is not None,
+             "plugin": t.__module__.split(".")[0]} for t in targets.values()], indent=2))
+        return
+    for target in targets.values():
+        click.echo(f"{target.name:<16} {target.description}")
 
 
 def _guard(call):  # type: ignore[no-untyped-def]

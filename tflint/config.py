@@ -5,7 +5,7 @@ Example::
     [tool.tflint]
     select = ["ALL"]            # codes, code prefixes, rule names or categories
     ignore = ["fusion"]
-    target = "xnnpack"
+    targets = ["xnnpack"]       # or target = "xnnpack"; see 'tflint targets'
     exclude = ["build/**"]
 
     [tool.tflint.severity]      # per-rule severity overrides
@@ -17,13 +17,14 @@ Example::
     [tool.tflint.per-node-ignores]  # a model has no comments to put noqa in
     "backbone/*" = ["fusion"]       # glob on the layer name or op (tensor) name
 
-    [tool.tflint.rules.TFL201]      # rule options (config keywords)
-    allow-dynamic-batch = true
+    [tool.tflint.rules.TFL301]      # rule options, kebab-case; see 'tflint rule CODE'
+    integer-io = true
 """
 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -31,17 +32,16 @@ from typing import Any
 
 from tflint.diagnostics import CATEGORIES, Severity
 from tflint.errors import UsageError
-from tflint.rule import Rule
-
-DEFAULT_TARGET = "xnnpack"
-TARGETS = ("xnnpack",)
+from tflint.rule import Rule, option_specs
+from tflint.targets import DEFAULT_TARGET
 
 
 @dataclass
 class Config:
     select: list[str] = field(default_factory=lambda: ["ALL"])
     ignore: list[str] = field(default_factory=list)
-    target: str = DEFAULT_TARGET
+    #: Targets to analyse for; the first is the primary one (rules, ``delegation``).
+    targets: list[str] = field(default_factory=lambda: [DEFAULT_TARGET])
     exclude: list[str] = field(default_factory=list)
     severity: dict[str, Severity] = field(default_factory=dict)
     per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
@@ -64,14 +64,55 @@ class Config:
     def ignored_for_node(self, rule: type[Rule], names: tuple[str, ...]) -> bool:
         return any(_ignored_by_globs(rule, self.per_node_ignores, n) for n in names if n)
 
+    @property
+    def target(self) -> str:
+        """The primary target."""
+        return self.targets[0] if self.targets else DEFAULT_TARGET
+
+    @target.setter
+    def target(self, name: str) -> None:
+        self.targets = [name]
+
     def options_for(self, rule: type[Rule]) -> dict[str, Any]:
-        options = dict(rule.options)
+        """The rule's option values by kebab-case name, defaults filled in."""
+        specs = option_specs(rule)
+        options = {name: spec.default for name, spec in specs.items()}
         for key, value in self.rule_options.get(rule.code, {}).items():
-            name = key.replace("-", "_")
-            if name not in rule.options:
-                raise UsageError(f"rule {rule.code} has no option {key!r}")
-            options[name] = value
+            name = key.replace("_", "-")
+            if name not in specs:
+                known = ", ".join(specs) or "none"
+                raise UsageError(f"{self._where()}: rule {rule.code} has no option {key!r} "
+                                 f"(its options: {known})")
+            try:
+                options[name] = specs[name].convert(value)
+            except ValueError as exc:
+                raise UsageError(f"{self._where()}: option {key!r} of rule {rule.code} "
+                                 f"{exc}") from None
         return options
+
+    def check_rule_options(self, rules: Iterable[type[Rule]]) -> None:
+        """Reject options of unknown rules and bad option values, before any file is read."""
+        by_code = {rule.code: rule for rule in rules}
+        for code in self.rule_options:
+            if code not in by_code:
+                raise UsageError(f"{self._where()}: [tool.tflint.rules.{code}] names no rule "
+                                 "(see 'tflint rules')")
+            self.options_for(by_code[code])
+
+    def check_targets(self) -> None:
+        """Reject unknown target names (targets are plug-ins, known only once loaded)."""
+        from tflint.targets import TargetError, get_target
+
+        if not self.targets:
+            raise UsageError(f"{self._where()}: no target selected")
+        for name in self.targets:
+            try:
+                get_target(name)
+            except TargetError as exc:
+                raise UsageError(str(exc)) from None
+
+    def _where(self) -> str:
+        return str(self.source) if self.source else "configuration"
 
 
 def selector_specificity(rule: type[Rule], selector: str) -> int:
@@ -142,6 +183,7 @@ _KEYS = {
     "select",
     "ignore",
     "target",
+    "targets",
     "exclude",
     "severity",
     "per-file-ignores",
@@ -159,9 +201,10 @@ def from_table(table: dict[str, Any], *, root: Path, source: Path | None = None)
     config.select = _string_list(table, "select", where) or ["ALL"]
     config.ignore = _string_list(table, "ignore", where)
     config.exclude = _string_list(table, "exclude", where)
-    config.target = str(table.get("target", DEFAULT_TARGET))
-    if config.target not in TARGETS:
-        raise UsageError(f"{where}: unknown target {config.target!r} (known: {', '.join(TARGETS)})")
+    if "target" in table and "targets" in table:
+        raise UsageError(f"{where}: give either target or targets, not both")
+    config.targets = (_string_list(table, "targets", where) or _string_list(table, "target", where)
+                      or [DEFAULT_TARGET])
     for code, level in _table(table, "severity", where).items():
         try:
             config.severity[code.upper()] = Severity(str(level))

@@ -1,12 +1,17 @@
-"""Graph → rules → diagnostics, for every file of a run.
+"""File → loader → graph → analyses → rules → diagnostics, for every file of a run.
 
 ``lint`` is the public entry point: ``tflint.lint("model.h5")`` returns a
-:class:`Result` whichever way it is called (Python or CLI).
+:class:`Result` whichever way it is called (Python or CLI).  The analyses
+(where each op runs on every selected target, the Keras prediction, the
+security scan) belong to the file, not to a rule: they are computed once, when
+a rule, the report, ``--verify`` or the fixer first asks.  A rule that raises
+is reported as an internal error of that rule; the other rules still run.
 """
 
 from __future__ import annotations
 
 import os
+import traceback
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -14,15 +19,29 @@ from pathlib import Path
 from typing import Any
 
 from tflint import loaders
+from tflint.analyses import Analyses
 from tflint.config import CATEGORIES, Config, find_pyproject, load_config, selector_specificity
 from tflint.diagnostics import Diagnostic, Severity
 from tflint.errors import ModelFileError, UsageError
 from tflint.graph import FileKind, ModelGraph
 from tflint.registry import load_rules
-from tflint.rule import Rule, RuleContext
+from tflint.rule import Rule, RuleContext, RuleOptions
 from tflint.summary import model_summary
 
 _SKIPPED_FOLDERS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox"}
+
+
+INTERNAL_ERROR_CODE = "TFL000"
+
+
+@dataclass(frozen=True)
+class InternalError:
+    """A rule or analysis that raised while checking one file: a bug in tflint or a plugin."""
+
+    #: The rule's code, or the analysis' name.
+    source: str
+    message: str
+    traceback: str
 
 
 @dataclass
@@ -31,13 +50,25 @@ class FileResult:
     kind: FileKind | None = None
     error: str | None = None
     diagnostics: list[Diagnostic] = field(default_factory=list)
-    #: Whole-file report sections added by rules (``delegation``, ...).
+    #: Whole-file report sections added after the lint (``verification``, ...).
     sections: dict[str, Any] = field(default_factory=dict)
     #: Text lines rules add to the file's summary.
     notes: list[str] = field(default_factory=list)
     #: Model-level facts: subgraphs, op histogram, parameters, signatures.
     model: dict[str, Any] | None = None
     graph: ModelGraph | None = field(default=None, repr=False)
+    #: The file's typed analyses (placement per target, Keras prediction, security scan).
+    analyses: Analyses | None = field(default=None, repr=False)
+    #: Per selected target: its json placement block (None when not predictable).
+    placements: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    #: Per selected target: its one-line placement summary.
+    placement_summaries: dict[str, str] = field(default_factory=dict)
+    internal_errors: list[InternalError] = field(default_factory=list)
+
+    @property
+    def delegation(self) -> dict[str, Any] | None:
+        """The primary target's placement block (the json ``delegation`` field)."""
+        return next(iter(self.placements.values()), None)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -45,8 +76,9 @@ class FileResult:
             "kind": self.kind,
             "error": self.error,
             "diagnostics": [d.to_dict() for d in self.diagnostics],
-            "delegation": self.sections.get("delegation"),
-            **{k: v for k, v in self.sections.items() if k != "delegation"},
+            "delegation": self.delegation,
+            "delegations": [block for block in self.placements.values() if block is not None],
+            **self.sections,
             "model": self.model,
         }
 
@@ -63,9 +95,13 @@ class Result:
     def errors(self) -> list[FileResult]:
         return [f for f in self.files if f.error is not None]
 
+    @property
+    def internal_errors(self) -> list[InternalError]:
+        return [e for f in self.files for e in f.internal_errors]
+
     def exit_code(self, exit_zero: bool = False) -> int:
-        """0 clean, 1 diagnostics found, 2 an input could not be read."""
-        if self.errors:
+        """0 clean, 1 diagnostics found, 2 an input could not be read or a rule failed."""
+        if self.errors or self.internal_errors:
             return 2
         return 0 if exit_zero or not self.diagnostics else 1
 
@@ -88,12 +124,15 @@ def lint(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
 
 
 def select_rules(config: Config) -> list[type[Rule]]:
+    """The rules the configuration selects; a bad selector, option or target is a usage error."""
     all_rules = load_rules()
     for selector in (*config.select, *config.ignore):
         if selector != "ALL" and selector not in CATEGORIES and not any(
             selector_specificity(rule, selector) for rule in all_rules
         ):
             raise UsageError(f"unknown rule selector {selector!r} (see 'tflint rules')")
+    config.check_rule_options(all_rules)
+    config.check_targets()
     return [rule for rule in all_rules if config.rule_selected(rule)]
 
 
@@ -145,25 +184,52 @@ def lint_file(path: str, rules: Sequence[type[Rule]], config: Config) -> FileRes
     result.kind = graph.kind
     result.graph = graph
     result.model = model_summary(graph)
-    shared: dict[Any, Any] = {}
+    analyses = result.analyses = Analyses(graph, config.targets)
     for rule in rules:
         if graph.kind not in rule.file_kinds or config.ignored_for_file(rule, path):
             continue
-        ctx = RuleContext(graph=graph, rule=rule, target=config.target,
-                          options=config.options_for(rule), shared=shared,
-                          sections=result.sections, notes=result.notes)
+        ctx = RuleContext(graph=graph, rule=rule, target=analyses.target,
+                          options=RuleOptions(config.options_for(rule)), analyses=analyses,
+                          notes=result.notes)
         try:
             found = list(rule().check(ctx))
         except ModelFileError as exc:
             result.error = str(exc)
             return result
-        except Exception as exc:  # a rule bug must not hide the other files' results
-            result.error = f"rule {rule.code} failed: {type(exc).__name__}: {exc}"
-            return result
+        except Exception as exc:  # a rule bug must not hide the other rules' findings
+            result.internal_errors.append(_internal_error(rule.code, exc))
+            continue
         result.diagnostics.extend(_kept(found, rule, graph, config))
+    for target in analyses.targets:
+        try:
+            result.placements[target] = analyses.placement_block(target)
+            summary = analyses.placement_summary(target)
+        except ModelFileError as exc:
+            result.error = str(exc)
+            return result
+        except Exception as exc:
+            result.internal_errors.append(_internal_error(f"placement on {target}", exc))
+            continue
+        if summary is not None:
+            result.placement_summaries[target] = summary
     position = {node_id: i for i, node_id in enumerate(graph.node_ids())}
     result.diagnostics.sort(key=lambda d: (position.get(d.node_id or "", -1), d.code))
+    result.diagnostics[:0] = [_internal_diagnostic(e) for e in result.internal_errors]
     return result
+
+
+def _internal_error(source: str, exc: Exception) -> InternalError:
+    return InternalError(source, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+
+
+def _internal_diagnostic(error: InternalError) -> Diagnostic:
+    what = f"rule {error.source}" if error.source[:1].isupper() else error.source
+    return Diagnostic(
+        code=INTERNAL_ERROR_CODE, rule="internal-error", category="model",
+        severity=Severity.ERROR,
+        message=f"internal error in {what}: {error.message}; its findings for this file are "
+                "missing (run with --verbose for the traceback, and please report it)",
+    )
 
 
 def _kept(found: list[Diagnostic], rule: type[Rule], graph: ModelGraph,
@@ -179,4 +245,5 @@ def _kept(found: list[Diagnostic], rule: type[Rule], graph: ModelGraph,
         yield diagnostic
 
 
-__all__ = ["FileResult", "Result", "Severity", "lint", "lint_file", "select_rules"]
+__all__ = ["FileResult", "InternalError", "Result", "Severity", "lint", "lint_file",
+           "select_rules"]

@@ -12,16 +12,75 @@ offers a fix).  ``tflint rule CODE`` prints it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from tflint.diagnostics import Diagnostic, Fix, Severity
 from tflint.graph import FileKind, ModelGraph, Node
 
+if TYPE_CHECKING:
+    from tflint.analyses import Analyses
+
 FixAvailability = Literal["none", "safe", "unsafe"]
 
 T = TypeVar("T")
+
+OPTION_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+_TYPE_NAMES = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
+
+
+@dataclass(frozen=True)
+class Option:
+    """A rule option: its type, its default and what it does.
+
+    Options are set in ``[tool.tflint.rules.CODE]`` under their kebab-case name
+    and checked when the configuration is read.
+    """
+
+    type: type
+    default: Any
+    help: str
+    #: Further check of a value of the right type: the problem, or None.
+    check: Callable[[Any], str | None] | None = None
+
+    def convert(self, value: Any) -> Any:
+        """The value as the rule reads it; raises ValueError saying what is wrong."""
+        if self.type is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, self.type) or (self.type is int and isinstance(value, bool)):
+            raise ValueError(f"must be {_TYPE_NAMES.get(self.type, self.type.__name__)}, "
+                             f"not {value!r}")
+        problem = self.check(value) if self.check else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+def option_specs(rule: type[Rule]) -> dict[str, Option]:
+    """A rule's options by kebab-case name (plain defaults are typed by their value)."""
+    specs = {}
+    for key, value in rule.options.items():
+        name = key.replace("_", "-")
+        specs[name] = value if isinstance(value, Option) else Option(type(value), value, "")
+    return specs
+
+
+class RuleOptions(Mapping[str, Any]):
+    """A rule's option values, looked up by kebab-case or snake_case name."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self._values = values
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key.replace("_", "-")]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
 
 
 class Rule:
@@ -35,9 +94,8 @@ class Rule:
     severity: ClassVar[Severity] = Severity.WARNING
     file_kinds: ClassVar[frozenset[FileKind]] = frozenset({"tflite", "keras"})
     fix_availability: ClassVar[FixAvailability] = "none"
-    #: Config keywords the rule reads from ``[tool.tflint.rules.CODE]``,
-    #: with their defaults.
-    options: ClassVar[dict[str, Any]] = {}
+    #: Options read from ``[tool.tflint.rules.CODE]``, by kebab-case name.
+    options: ClassVar[Mapping[str, Option | Any]] = {}
 
     def check(self, ctx: RuleContext) -> Iterable[Diagnostic]:
         raise NotImplementedError
@@ -49,22 +107,25 @@ class RuleContext:
 
     graph: ModelGraph
     rule: type[Rule]
+    #: The primary target of the run (the first selected).
     target: str
-    options: dict[str, Any]
-    #: Shared across the rules of one file: analyses (e.g. a delegation
-    #: prediction) computed once and used by several rules.
-    shared: dict[Any, Any] = field(default_factory=dict)
-    #: Report sections rules add for the whole file (``delegation``, ...).
-    sections: dict[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any]
+    #: The file's analyses, computed once and shared by every rule.
+    analyses: Analyses = field(default=None)  # type: ignore[assignment]
     #: Lines a rule adds to the file's text summary.
     notes: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        if self.analyses is None:
+            from tflint.analyses import Analyses
+
+            self.analyses = Analyses(self.graph, (self.target,))
+        if not isinstance(self.options, RuleOptions):
+            self.options = RuleOptions({k.replace("_", "-"): v for k, v in self.options.items()})
+
     def analysis(self, compute: Callable[[ModelGraph, str], T]) -> T:
-        """Run ``compute(graph, target)`` once per file and share its result."""
-        key = (compute.__module__, compute.__qualname__)
-        if key not in self.shared:
-            self.shared[key] = compute(self.graph, self.target)
-        return self.shared[key]
+        """Run a rule package's own ``compute(graph, target)`` once per file and share it."""
+        return self.analyses.shared(compute)
 
     def diagnostic(
         self,

@@ -1,6 +1,6 @@
 """``tflint --verify``: compare the predicted delegation with the real runtime.
 
-The prediction is the json ``delegation`` block a rule wrote for the file;
+The prediction is the engine's XNNPACK delegation analysis of the file;
 the truth comes from the LiteRT interpreter (extra ``runtime``), run in a
 child process with a time limit.  After delegation the interpreter lists
 the original nodes plus one ``DELEGATE`` node per partition; a partition's
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from tflint.gate import concerns, refusal
 
 INSTALL_HINT = 'install the runtime extra: pip install "tflint[runtime]"'
 
@@ -155,7 +157,7 @@ def summary(verification: dict[str, Any]) -> str:
     return "verify: prediction differs from LiteRT: " + "; ".join(parts)
 
 
-def verify_result(result: Any, timeout: float = 60.0) -> int:
+def verify_result(result: Any, timeout: float = 60.0, *, trust_model: bool = False) -> int:
     """Check every ``.tflite`` file of a lint result against the runtime.
 
     Adds a ``verification`` section and a summary note to each file; a
@@ -166,11 +168,14 @@ def verify_result(result: Any, timeout: float = 60.0) -> int:
     for file in result.files:
         if file.kind != "tflite" or file.error is not None:
             continue
-        predicted = file.sections.get("delegation")
-        if predicted is None:
-            file.notes.append("verify: no delegation prediction to check "
-                              "(the rule that predicts delegation is not selected)")
+        delegation = file.analyses.delegation("xnnpack") if file.analyses else None
+        if delegation is None or file.graph is None:
             continue
+        refused = None if trust_model else refusal(concerns(file.analyses.security()), "--verify")
+        if refused:
+            file.error = refused
+            continue
+        predicted = delegation.to_section(file.graph)
         try:
             actual = run_runtime(file.path, timeout)
         except VerifyError as exc:

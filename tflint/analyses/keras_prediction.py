@@ -16,7 +16,6 @@ of each entry with this very function.
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections import Counter
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from typing import Any
 from tflint import data as _data
 from tflint.diagnostics import Fix
 from tflint.graph import ModelGraph, Node, Tensor
+from tflint.partition import partition
 
 TABLE = "keras_lowering.json"
 
@@ -351,6 +351,9 @@ class Prediction:
     #: Partitions if every opaque layer ran on the CPU (each one may split the graph).
     partitions_if_opaque_on_cpu: int
     versions: dict[str, str]
+    target: str = "xnnpack"
+    #: The target's name in messages.
+    title: str = "XNNPACK"
 
     def cpu_records(self) -> list[dict[str, Any]]:
         records = []
@@ -358,7 +361,7 @@ class Prediction:
             for op, on in zip(p.lowering.ops, p.lowering.delegated, strict=True):
                 if not on:
                     reason = ("Select TF op" if op.startswith("Flex")
-                              else "not taken by XNNPACK")
+                              else f"not taken by {self.title}")
                     records.append({"subgraph": 0, "index": None, "op": op, "layer": p.layer,
                                     "reason": reason})
         return records
@@ -369,7 +372,7 @@ class Prediction:
 
     def section(self) -> dict[str, Any]:
         return {
-            "target": "xnnpack",
+            "target": self.target,
             "ops": self.ops,
             "delegated": self.delegated,
             "partitions": self.partitions,
@@ -385,8 +388,9 @@ class Prediction:
 
     def note(self) -> str:
         cpu = Counter(r["op"] for r in self.cpu_records())
-        text = (f"~{self.ops} ops, {self.delegated} on XNNPACK in {self.partitions} partition"
-                f"{'s' if self.partitions != 1 else ''}, {self.ops - self.delegated} on CPU")
+        text = (f"~{self.ops} op{'s' if self.ops != 1 else ''}, {self.delegated} on {self.title} "
+                f"in {self.partitions} partition{'s' if self.partitions != 1 else ''}, "
+                f"{self.ops - self.delegated} on CPU")
         if cpu:
             text += ": " + ", ".join(f"{op} x{n}" for op, n in cpu.most_common())
         unknown = len(self.unknown_layers)
@@ -552,7 +556,14 @@ class _Predictor:
 
 
 def predict(graph: ModelGraph, target: str = "xnnpack") -> Prediction:
-    """The prediction for a Keras graph (``ctx.analysis(predict)``)."""
+    """The prediction for a Keras graph on ``target``, whose per-op support the lowering
+    table records under the target's ``keras_lowering_key``."""
+    from tflint.targets import TargetError, get_target
+
+    chosen = get_target(target)
+    if chosen.keras_lowering_key != "delegated":
+        raise TargetError(f"the Keras lowering table has no placement data for target "
+                          f"{chosen.name!r}")
     predictor = _Predictor(graph)
     layers: list[LayerPrediction] = []
     for node in graph.nodes():
@@ -569,7 +580,7 @@ def predict(graph: ModelGraph, target: str = "xnnpack") -> Prediction:
         by_node=predictor.by_node, ops=ops, delegated=delegated,
         partitions=count_partitions(optimistic, deps),
         partitions_if_opaque_on_cpu=count_partitions(pessimistic, deps),
-        versions=table_versions(),
+        versions=table_versions(), target=chosen.name, title=chosen.title,
     )
 
 
@@ -606,40 +617,8 @@ def _op_graph(graph: ModelGraph,
 
 
 def count_partitions(kinds: list[bool], deps: list[list[int]]) -> int:
-    """Delegate partitions as TFLite's greedy partitioner forms them.
-
-    The partitioner builds node subsets epoch by epoch: an epoch takes the
-    lowest-numbered node whose inputs are ready, then every node of the same
-    kind (delegated or not) that becomes ready, until none is left.  Each
-    epoch of delegated nodes is one delegate partition.
-    """
-    count = len(kinds)
-    pending = [0] * count
-    users: list[list[int]] = [[] for _ in range(count)]
-    for i, own in enumerate(deps):
-        unique = set(own)
-        pending[i] = len(unique)
-        for j in unique:
-            users[j].append(i)
-    ready: dict[bool, list[int]] = {True: [], False: []}
-    for i in range(count):
-        if pending[i] == 0:
-            ready[kinds[i]].append(i)
-    for heap in ready.values():
-        heapq.heapify(heap)
-    partitions = 0
-    while ready[True] or ready[False]:
-        kind = min((heap[0], kind) for kind, heap in ready.items() if heap)[1]
-        if kind:
-            partitions += 1
-        heap = ready[kind]
-        while heap:
-            i = heapq.heappop(heap)
-            for user in users[i]:
-                pending[user] -= 1
-                if pending[user] == 0:
-                    heapq.heappush(ready[kinds[user]], user)
-    return partitions
+    """Delegate partitions of the predicted op graph, by the shared partitioner."""
+    return len(partition(kinds, deps))
 
 
 # -- helpers for the rules --------------------------------------------------------------
@@ -678,11 +657,12 @@ def element_count(shape: tuple[int | None, ...] | None) -> int | None:
 
 
 def shared_prediction(ctx: Any) -> Prediction:
-    """The file's prediction; the first rule to ask also publishes the summary."""
-    prediction = ctx.analysis(predict)
-    if "delegation" not in ctx.sections:
-        ctx.sections["delegation"] = prediction.section()
-        ctx.notes.append(prediction.note())
+    """The file's prediction for the primary target, computed once by the engine."""
+    prediction = ctx.analyses.keras_prediction()
+    if prediction is None:
+        from tflint.targets import TargetError
+
+        raise TargetError(f"no Keras prediction for target {ctx.target!r}")
     return prediction
 
 
@@ -728,7 +708,8 @@ def set_input_shape_fix(tensor: Tensor, shape: list[int]) -> Fix:
 
 
 def static_batch_suggestion(tensor: Tensor, shape: list[int]) -> str:
-    return f"give input `{tensor.name}` a static batch, e.g. `{shape_text(shape)}`, before converting"
+    return (f"give input `{tensor.name}` a static batch, e.g. `{shape_text(shape)}`, "
+            "before converting")
 
 
 def static_input_fix(ctx: Any, node: Node, fill: int = 224) -> tuple[Tensor, list[int]] | None:

@@ -261,7 +261,8 @@ class _Walker:
         if not isinstance(name, str) and isinstance(config, dict):
             name = config.get("name")
         kind = "model" if class_name in _MODEL_CLASSES else "layer"
-        label = f"{kind} '{name}' ({class_name})" if isinstance(name, str) else f"{kind} {class_name}"
+        label = (f"{kind} '{name}' ({class_name})" if isinstance(name, str)
+                 else f"{kind} {class_name}")
         self.owners.append((label, node or self.owners[owner][1]))
         return len(self.owners) - 1
 

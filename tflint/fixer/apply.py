@@ -29,7 +29,6 @@ from tflint.fixer.weights import LayerKey, OriginalWeights
 from tflint.loaders import sniff_container
 from tflint.loaders.keras_config import detect_dialect
 from tflint.loaders.keras_files import read_h5, read_json_file, read_keras_zip
-from tflint.registry import load_rules
 
 #: Lint-and-fix rounds at most: each round applies what the previous one revealed.
 MAX_PASSES = 5
@@ -353,23 +352,20 @@ def _already(plan: FixPlan, candidate: Candidate) -> bool:
 
 
 def check_rewritten(plan: FixPlan, config: Config) -> None:
-    """Lint the rewritten config: what remains, and every security finding.
+    """Lint the rewritten config: what remains, and what the security gate finds.
 
-    Security rules run whatever ``--select``/``--ignore`` say: they decide
-    whether Keras may load the rewritten model at all.
+    The gate reads the engine's security scan whatever ``--select``/``--ignore``
+    say: it decides whether Keras may load the rewritten model at all.
     """
     from tflint.engine import select_rules
+    from tflint.gate import concerns
 
     selected = select_rules(config)
-    security = [r for r in load_rules() if r.category == "security"]
     with tempfile.TemporaryDirectory(prefix="tflint-fix-") as folder:
         path = os.fspath(Path(folder) / (Path(plan.path).stem + ".json"))
         Path(path).write_text(json.dumps(plan.document), encoding="utf-8")
         result = lint_file(path, selected, config)
-        # No configuration here: per-node ignores must not hide a security finding.
-        checked = lint_file(path, security, Config())
-    for read in (result, checked):
-        if read.error is not None:
-            raise ActionError(f"the rewritten config cannot be read back: {read.error}")
+    if result.error is not None or result.analyses is None:
+        raise ActionError(f"the rewritten config cannot be read back: {result.error}")
     plan.remaining = result.diagnostics
-    plan.security = checked.diagnostics
+    plan.security = concerns(result.analyses.security())

@@ -35,7 +35,7 @@ from tflint.fixer.diff import config_diff
 from tflint.fixer.table import Column, column, render
 from tflint.fixer.weights import OriginalWeights, WeightsError
 from tflint.fixer.writer import FixError, default_output, import_keras, write_fixed
-from tflint.registry import load_rules
+from tflint.gate import concerns
 
 #: Converter message lines shown under a conversion error.
 DETAIL_LINES = 30
@@ -208,8 +208,8 @@ def _write(run: _Run, file: FileResult, plan: FixPlan) -> None:
     request, echo = run.request, run.echo
     if plan.security and not request.trust_model:
         for finding in plan.security:
-            echo(f"{file.path}: {finding.severity.value} {finding.code} {finding.message}")
-        codes = ", ".join(sorted({d.code for d in plan.security}))
+            echo(f"{file.path}: error {finding.code} {finding.message}")
+        codes = ", ".join(sorted({c.code for c in plan.security}))
         run.files.append(_failed(file, f"not fixed: the rewritten model still has security "
                                        f"findings ({codes}); Keras would run code stored in it "
                                        "(pass --trust-model only for a file you wrote)"))
@@ -288,7 +288,7 @@ def _before(run: _Run, original: FileResult, folder: Path, rules: list[Any],
 
 def _predicted(original: FileResult) -> Column:
     """The before column from the Keras lint's own delegation prediction, when it has one."""
-    section = original.sections.get("delegation")
+    section = original.delegation
     before = column("before", section=section) if section else Column("before")
     before.source = "predicted"
     unknown = (section or {}).get("unknown_layers") or []
@@ -308,10 +308,9 @@ def _unsafe_to_load(file: FileResult) -> str | None:
         if node.origin in ("lambda", "custom"):
             kind = "a Lambda" if node.origin == "lambda" else "a custom class"
             return f"layer '{node.layer_name}' is {kind} that Keras cannot load safely"
-    security = [r for r in load_rules() if r.category == "security"]
-    findings = lint_file(file.path, security, Config()).diagnostics
-    if findings:
-        return f"{findings[0].code} {findings[0].message}"
+    found = concerns(file.analyses.security()) if file.analyses is not None else []
+    if found:
+        return f"{found[0].code} {found[0].message}"
     return None
 
 
@@ -330,12 +329,12 @@ def _table(run: _Run, original: FileResult, before_path: Path | None,
         else:
             run.echo(f"{after_path}: {outcome.error}")
     if before_path is not None:
-        before = column("before", section=before_lint.sections.get("delegation")
+        before = column("before", section=before_lint.delegation
                         if before_lint else None, runtime=stats.get(before_path),
                         size=before_path.stat().st_size)
     else:
         before = _predicted(original)
-    after = column("after", section=after_lint.sections.get("delegation"),
+    after = column("after", section=after_lint.delegation,
                    runtime=stats.get(after_path), size=after_path.stat().st_size)
     if run.request.latency_runs == 0:
         before.latency_ms = after.latency_ms = None

@@ -30,6 +30,7 @@ def render(result: Result, *, quiet: bool = False, statistics: bool = False,
         if not quiet and file.model is not None and file.kind is not None:
             lines.append(f"{file.path}: {summary_line(file.kind, file.model)}")
             lines.extend(f"{file.path}: {line}" for line in detail_lines(file.kind, file.model))
+            lines.extend(f"{file.path}: {line}" for line in file.placement_summaries.values())
             lines.extend(f"{file.path}: {note}" for note in file.notes)
     if statistics:
         lines.extend(_statistics(result))

@@ -1,0 +1,112 @@
+"""Targets: the runtimes or accelerators a model is linted for, discovered as plug-ins.
+
+A target is a class registered under the entry-point group ``tflint.targets``::
+
+    [project.entry-points."tflint.targets"]
+    my-npu = "my_package.npu:MyNpuTarget"
+
+It names itself, keeps its op support as data (a profile evaluated on each
+op's :class:`~tflint.signature.OpSignature`), and decides per subgraph which
+ops it runs.  Partitions are always formed by the one shared partitioner
+(:mod:`tflint.partition`), so every target's partitions mean the same thing.
+The built-in XNNPACK target is registered exactly like a third party's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from typing import ClassVar
+
+from tflint.errors import UsageError
+from tflint.graph import ModelGraph, Node
+from tflint.signature import OpSignature
+
+ENTRY_POINT_GROUP = "tflint.targets"
+DEFAULT_TARGET = "xnnpack"
+
+
+class TargetError(UsageError):
+    """A target plugin is broken, or a target name is unknown."""
+
+
+@dataclass
+class Placement:
+    """A target's decision for the ops of one subgraph."""
+
+    #: Node id -> why the target does not run it; absent for ops it runs.
+    reasons: dict[str, str] = field(default_factory=dict)
+    #: Ops the target claims but cannot build (also in ``reasons``): they sit in a
+    #: partition, and the interpreter fails to prepare the model.
+    claimed_failing: set[str] = field(default_factory=set)
+
+
+class Target:
+    """Base class of every target; subclasses set the class attributes."""
+
+    #: Stable name used on the command line and in the config, e.g. ``xnnpack``.
+    name: ClassVar[str]
+    #: The name in messages, e.g. ``XNNPACK``.
+    title: ClassVar[str]
+    #: One line saying what the target is.
+    description: ClassVar[str] = ""
+    #: Key of the Keras lowering table's per-op support flags for this target,
+    #: or ``None`` when predictions from a Keras file are not available for it.
+    keras_lowering_key: ClassVar[str | None] = None
+
+    def verdict_reason(self, op: OpSignature) -> tuple[str | None, bool]:
+        """Why the target does not run ``op`` (None when it does), and whether it claims
+        the op anyway and then fails to build it."""
+        raise NotImplementedError
+
+    def place(self, graph: ModelGraph, nodes: Sequence[Node],
+              signatures: dict[str, OpSignature]) -> Placement:
+        """Decide every op of one subgraph; targets with cross-op rules override this."""
+        placement = Placement()
+        for node in nodes:
+            reason, claimed = self.verdict_reason(signatures[node.id])
+            if reason:
+                placement.reasons[node.id] = reason
+            if claimed:
+                placement.claimed_failing.add(node.id)
+        return placement
+
+
+def validate(target: type[Target], source: str) -> None:
+    for attr in ("name", "title"):
+        if not isinstance(getattr(target, attr, None), str):
+            raise TargetError(f"target {source}: missing class attribute {attr!r}")
+
+
+@cache
+def load_targets() -> dict[str, type[Target]]:
+    """Every registered target by name; a name registered twice is an error."""
+    from tflint.plugins import entry_points_of
+
+    found: dict[str, type[Target]] = {}
+    for entry in entry_points_of(ENTRY_POINT_GROUP):
+        try:
+            target = entry.load()
+        except Exception as exc:  # a broken plugin must not look like a model error
+            raise TargetError(f"cannot load target plugin {entry.value!r}: {exc}") from exc
+        if not (isinstance(target, type) and issubclass(target, Target)):
+            raise TargetError(f"target plugin {entry.value!r} is not a tflint Target")
+        validate(target, entry.value)
+        other = found.get(target.name)
+        if other is not None and other is not target:
+            raise TargetError(f"target name {target.name!r} is registered twice: "
+                              f"{other.__module__}.{other.__qualname__} and "
+                              f"{target.__module__}.{target.__qualname__}")
+        found[target.name] = target
+    return dict(sorted(found.items()))
+
+
+@cache
+def get_target(name: str) -> Target:
+    """The target registered as ``name``; an unknown name is a usage error."""
+    targets = load_targets()
+    if name not in targets:
+        known = ", ".join(targets) or "none"
+        raise TargetError(f"unknown target {name!r} (known: {known})")
+    return targets[name]()

@@ -1,9 +1,10 @@
-"""Does the XNNPACK delegate take this op?  Answered from ``tflint/targets/xnnpack_ops.json``.
+"""Does a delegate take this op?  Answered from the target's op-support profile.
 
-The data file holds, per TFLite builtin, the conditions read from the
-delegate's source and settled against the installed runtime (see
-``XNNPACK_NOTES.md``).  This module only evaluates them; it holds no
-knowledge of its own about which op is supported.
+A profile (``xnnpack_ops.json`` for XNNPACK) holds, per TFLite builtin, the
+conditions read from the delegate's source and settled against the installed
+runtime (see ``XNNPACK_NOTES.md``).  This module only evaluates them on an
+:class:`~tflint.signature.OpSignature`; it holds no knowledge of its own about
+which op is supported, and never walks the graph.
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tflint.expressions import ExpressionError, evaluate
-from tflint.graph import ModelGraph, Node, Tensor
-from tflint.patterns import constant_values
+from tflint.signature import OperandSignature, OpSignature
 
 PROFILE_FILE = Path(__file__).with_name("xnnpack_ops.json")
 
@@ -34,7 +34,7 @@ CLASS_NAMES = {
 }
 
 
-def dtype_class(tensor: Tensor | None) -> str:
+def dtype_class(tensor: OperandSignature | None) -> str:
     """The delegate's view of a tensor type: dtype plus quantization form."""
     if tensor is None:
         return "none"
@@ -59,31 +59,15 @@ def dtype_class(tensor: Tensor | None) -> str:
     return {"int64": "s64", "bool": "bool", "resource": "resource"}.get(dtype, dtype)
 
 
-def element_count(tensor: Tensor) -> int:
+def element_count(tensor: OperandSignature) -> int:
     return math.prod(1 if d is None else d for d in (tensor.shape or ()))
 
 
-def stored_shape(tensor: Tensor | None) -> list[int] | None:
+def stored_shape(tensor: OperandSignature | None) -> list[int] | None:
     """Shape as the runtime stores it: dynamic dimensions are stored as 1."""
     if tensor is None or tensor.shape is None:
         return None
     return [1 if d is None else d for d in tensor.shape]
-
-
-@dataclass(frozen=True)
-class Operands:
-    """A node's operands by position, with absent optional operands as None."""
-
-    inputs: list[Tensor | None]
-    outputs: list[Tensor]
-
-    @classmethod
-    def of(cls, node: Node) -> Operands:
-        raw = node.options.get("_inputs")
-        if raw is None:
-            return cls(list(node.inputs), list(node.outputs))
-        present = iter(node.inputs)
-        return cls([None if i < 0 else next(present, None) for i in raw], list(node.outputs))
 
 
 @dataclass(frozen=True)
@@ -100,8 +84,10 @@ class Verdict:
 class Profile:
     """The delegate's conditions, evaluated against one node at a time."""
 
-    def __init__(self, data: dict[str, Any]) -> None:
+    def __init__(self, data: dict[str, Any], title: str = "XNNPACK") -> None:
         self.data = data
+        #: The target's name in messages.
+        self.title = title
         self.ops: dict[str, dict[str, Any]] = data["ops"]
         general = {g["id"]: g for g in data["general"]}
         self.max_rank: int = general["max_rank"]["max_rank"]
@@ -114,77 +100,85 @@ class Profile:
         self.option_defaults: dict[str, Any] = general["options_defaults"].get("defaults", {})
 
     # -- whole-node verdict ---------------------------------------------
-    def reason_not_delegated(self, graph: ModelGraph, node: Node) -> str | None:
-        """Why the delegate does not run ``node``, or None when it does."""
-        return self.verdict(graph, node).reason
+    def reason_not_delegated(self, op: OpSignature) -> str | None:
+        """Why the delegate does not run ``op``, or None when it does."""
+        return self.verdict(op).reason
 
-    def verdict(self, graph: ModelGraph, node: Node) -> Verdict:
+    def verdict(self, op: OpSignature) -> Verdict:
+        node = op
         if node.origin == "flex":
             return Verdict(f"{node.op_type} runs on TensorFlow kernels (Select TF ops), never on "
-                           "XNNPACK")
+                           f"{self.title}")
         if node.origin == "custom":
             if node.op_type in self.custom_codes:
                 return Verdict()
-            return Verdict(f"custom op '{node.op_type}' is not supported by XNNPACK")
+            return Verdict(f"custom op '{node.op_type}' is not supported by {self.title}")
         spec = self.ops.get(node.op_type)
         if spec is None:
-            return Verdict(f"{node.op_type} is not supported by XNNPACK")
-        operands = Operands.of(node)
+            return Verdict(f"{node.op_type} is not supported by {self.title}")
         # Conditions detection does not check but subgraph creation does.
         claims: list[str] = []
         for check in (self._check_arity, self._check_types, self._check_ranks,
                       self._check_operands, self._check_activation, self._check_options,
                       self._check_quantization):
-            reason = check(graph, node, spec, operands, claims)
+            reason = check(op, spec, claims)
             if reason:
                 return Verdict(reason)
         names = None
         for constraint in spec.get("creation_constraints", ()):
-            names = names or self.names(graph, node, operands)
+            names = names or self.names(op)
             if _safe_evaluate(constraint["expr"], names) is False:
                 claims.append(constraint["text"])
         if claims:
-            return Verdict(f"{node.op_type} is claimed by XNNPACK but fails when the delegate "
+            return Verdict(f"{node.op_type} is claimed by {self.title} but fails when the delegate "
                            f"builds it ({claims[0]}): the interpreter will fail to allocate "
                            "tensors", claimed=True)
         return Verdict()
 
-    def option(self, node: Node, field: str) -> Any:
+    def option(self, node: OpSignature, field: str) -> Any:
         """An option field; the schema default when the op has no options table."""
         if field in node.options:
             return node.options[field]
         return self.option_defaults.get(field)
 
-    def is_absorbable_dequantize(self, node: Node) -> bool:
+    def is_absorbable_dequantize(self, op: OpSignature) -> bool:
         """A DEQUANTIZE of constant float16/int8 weights, unpacked once at init."""
-        if node.op_type != "DEQUANTIZE" or len(node.inputs) != 1 or len(node.outputs) != 1:
+        if op.op_type != "DEQUANTIZE" or len(op.inputs) != 1 or len(op.outputs) != 1:
             return False
-        source = node.inputs[0]
-        return (source.is_constant and dtype_class(source) in self.dequantize_constant_classes
-                and dtype_class(node.outputs[0]) == "f32")
+        return self.is_dequantized_weight(op.outputs[0])
+
+    def is_dequantized_weight(self, operand: OperandSignature) -> bool:
+        """An operand computed by a DEQUANTIZE of constant float16/int8 weights."""
+        source = operand.dequantized
+        return (source is not None and dtype_class(source) in self.dequantize_constant_classes
+                and dtype_class(operand) == "f32")
 
     # -- individual checks ----------------------------------------------
-    def _check_arity(self, graph: ModelGraph, node: Node, spec: dict[str, Any],
-                     operands: Operands, claims: list[str]) -> str | None:
+    def _check_arity(self, op: OpSignature, spec: dict[str, Any],
+                     claims: list[str]) -> str | None:
+        node = operands = op
         if node.version is not None and node.version in spec.get("exclude_versions", ()):
-            return f"{node.op_type} version {node.version} is not supported by XNNPACK"
+            return f"{node.op_type} version {node.version} is not supported by {self.title}"
         low, high = spec["num_inputs"]
         if not low <= len(operands.inputs) <= high:
-            return f"{node.op_type} with {len(operands.inputs)} inputs is not supported by XNNPACK"
+            return (f"{node.op_type} with {len(operands.inputs)} inputs"
+                    f" is not supported by {self.title}")
         low, high = spec["num_outputs"]
         if not low <= len(operands.outputs) <= high:
-            return f"{node.op_type} with {len(operands.outputs)} outputs is not supported by XNNPACK"
+            return (f"{node.op_type} with {len(operands.outputs)} outputs"
+                    f" is not supported by {self.title}")
         return None
 
-    def _check_types(self, graph: ModelGraph, node: Node, spec: dict[str, Any],
-                     operands: Operands, claims: list[str]) -> str | None:
+    def _check_types(self, op: OpSignature, spec: dict[str, Any],
+                     claims: list[str]) -> str | None:
+        node = operands = op
         in_classes = [dtype_class(t) for t in operands.inputs]
         out_classes = [dtype_class(t) for t in operands.outputs]
         if _matches(spec["type_sets"], spec, in_classes, out_classes):
             return None
         for entry in spec.get("type_sets_if", ()):
             if _matches([entry["types"]], spec, in_classes, out_classes) and _safe_evaluate(
-                    entry["expr"], self.names(graph, node, operands)):
+                    entry["expr"], self.names(op)):
                 return None
         for entry in spec.get("claimed_type_sets", ()):
             if _matches([entry["types"]], spec, in_classes, out_classes):
@@ -195,52 +189,56 @@ class Profile:
         detail = f" with {', '.join(sorted(others))} operands" if others else ""
         if not others and out_classes and out_classes[0] not in (in_classes[:1] or ["none"]):
             detail = f" with a {CLASS_NAMES.get(out_classes[0], out_classes[0])} output"
-        return f"{node.op_type} on {main}{detail} is not supported by XNNPACK"
+        return f"{node.op_type} on {main}{detail} is not supported by {self.title}"
 
-    def _check_ranks(self, graph: ModelGraph, node: Node, spec: dict[str, Any],
-                     operands: Operands, claims: list[str]) -> str | None:
+    def _check_ranks(self, op: OpSignature, spec: dict[str, Any],
+                     claims: list[str]) -> str | None:
+        node = operands = op
         for key, tensor in _positions(operands):
             if tensor is None or tensor.shape is None:
                 continue
             rank = len(tensor.shape)
             if rank > self.max_rank:
                 if node.op_type in self.claimed_above_max_rank:
-                    claims.append(f"a rank-{rank} tensor: XNNPACK takes at most {self.max_rank} "
+                    claims.append(f"a rank-{rank} tensor:"
+                                  f" {self.title} takes at most {self.max_rank} "
                                   "dimensions")
                     continue
-                return f"rank-{rank} tensors are not supported by XNNPACK (at most {self.max_rank})"
+                return (f"rank-{rank} tensors are not supported by"
+                        f" {self.title} (at most {self.max_rank})")
             bounds = spec.get("rank", {}).get(key)
             if bounds and not bounds[0] <= rank <= bounds[1]:
-                return (f"{node.op_type} on a rank-{rank} {_role(key)} is not supported by XNNPACK"
+                return (f"{node.op_type} on a rank-{rank} {_role(key)}"
+                        f" is not supported by {self.title}"
                         f" (ranks {bounds[0]} to {bounds[1]})")
         return None
 
-    def _check_operands(self, graph: ModelGraph, node: Node, spec: dict[str, Any],
-                        operands: Operands, claims: list[str]) -> str | None:
+    def _check_operands(self, op: OpSignature, spec: dict[str, Any],
+                        claims: list[str]) -> str | None:
+        node = operands = op
         names: OperandNames | None = None
         for key, rules in spec.get("operands", {}).items():
             position = int(key)
             tensor = operands.inputs[position] if position < len(operands.inputs) else None
             if tensor is None:
                 if rules.get("optional") is False:
-                    return f"{node.op_type} without {_role(key)} is not supported by XNNPACK"
+                    return f"{node.op_type} without {_role(key)} is not supported by {self.title}"
                 continue
-            if rules.get("static") and not self._is_static(graph, tensor, rules, node):
-                producer = graph.producer(tensor)
-                source = f" (computed by {producer.op_type})" if producer else ""
+            if rules.get("static") and not self._is_static(tensor, rules):
+                source = f" (computed by {tensor.producer})" if tensor.producer else ""
                 named = f" '{tensor.name}'" if tensor.name else ""
                 return (f"{node.op_type} needs a constant {_role(key)}{named}, but it is computed "
                         f"at run time{source}")
             if names is None:
-                names = self.names(graph, node, operands)
-            reason = self._check_operand_shape(node, key, tensor, rules, names, operands, graph)
+                names = self.names(op)
+            reason = self._check_operand_shape(op, key, tensor, rules, names)
             if reason:
                 return reason
         return None
 
-    def _check_operand_shape(self, node: Node, key: str, tensor: Tensor, rules: dict[str, Any],
-                             names: OperandNames, operands: Operands,
-                             graph: ModelGraph) -> str | None:
+    def _check_operand_shape(self, op: OpSignature, key: str, tensor: OperandSignature,
+                             rules: dict[str, Any], names: OperandNames) -> str | None:
+        node = operands = op
         role = f"{_role(key)} '{tensor.name}'" if tensor.name else _role(key)
         shape = stored_shape(tensor) or []
         count = element_count(tensor)
@@ -269,19 +267,19 @@ class Profile:
         failures += self._check_operand_quantization(tensor, rules, names, role, operands)
         values = rules.get("values")
         if values:
-            data = constant_values(graph, tensor)
+            data = tensor.values()
             if data is not None:
                 if "min" in values and any(v < values["min"] for v in data):
                     failures.append(f"{role} values below {values['min']}")
                 if "all_eq" in values and any(v != values["all_eq"] for v in data):
                     failures.append(f"{role} values other than {values['all_eq']}")
         if failures:
-            return f"{node.op_type} with {failures[0]} is not supported by XNNPACK"
+            return f"{node.op_type} with {failures[0]} is not supported by {self.title}"
         return None
 
-    def _check_operand_quantization(self, tensor: Tensor, rules: dict[str, Any],
+    def _check_operand_quantization(self, tensor: OperandSignature, rules: dict[str, Any],
                                     names: OperandNames, role: str,
-                                    operands: Operands) -> list[str]:
+                                    operands: OpSignature) -> list[str]:
         q = tensor.quantization
         klass = dtype_class(tensor)
         failures = []
@@ -299,32 +297,37 @@ class Profile:
                     failures.append(f"{role} with a non-zero zero point")
         return failures
 
-    def _check_activation(self, graph: ModelGraph, node: Node, spec: dict[str, Any],
-                          operands: Operands, claims: list[str]) -> str | None:
+    def _check_activation(self, op: OpSignature, spec: dict[str, Any],
+                          claims: list[str]) -> str | None:
+        node = op
         allowed = spec.get("fused_activation")
         activation = self.option(node, "fused_activation_function")
         if allowed and activation is not None and activation not in allowed:
-            return f"{node.op_type} with fused activation {activation} is not supported by XNNPACK"
+            return (f"{node.op_type} with fused activation {activation}"
+                    f" is not supported by {self.title}")
         return None
 
-    def _check_options(self, graph: ModelGraph, node: Node, spec: dict[str, Any],
-                       operands: Operands, claims: list[str]) -> str | None:
+    def _check_options(self, op: OpSignature, spec: dict[str, Any],
+                       claims: list[str]) -> str | None:
+        node = op
         names = None
         for constraint in spec.get("options", ()):
             if "expr" in constraint:
-                names = names or self.names(graph, node, operands)
+                names = names or self.names(op)
                 if not _safe_evaluate(constraint["expr"], names):
-                    return (f"{node.op_type} is not supported by XNNPACK for these options/shapes "
+                    return (f"{node.op_type}"
+                            f" is not supported by {self.title} for these options/shapes "
                             f"(needs {constraint['expr']})")
                 continue
             field = constraint["field"]
             value = self.option(node, field)
             if not _satisfies(value, constraint):
-                return f"{node.op_type} with {field}={value} is not supported by XNNPACK"
+                return f"{node.op_type} with {field}={value} is not supported by {self.title}"
         return None
 
-    def _check_quantization(self, graph: ModelGraph, node: Node, spec: dict[str, Any],
-                            operands: Operands, claims: list[str]) -> str | None:
+    def _check_quantization(self, op: OpSignature, spec: dict[str, Any],
+                            claims: list[str]) -> str | None:
+        node = operands = op
         tensors = [t for t in operands.inputs + operands.outputs if t is not None]
         for tensor in tensors:
             klass = dtype_class(tensor)
@@ -352,31 +355,30 @@ class Profile:
                     claims.append("its input and output quantization differ")
                     break
                 return (f"{node.op_type} with different input and output quantization is "
-                        "not supported by XNNPACK")
+                        f"not supported by {self.title}")
         names = None
         for expression in spec.get("quant_constraints", ()):
-            names = names or self.names(graph, node, operands)
+            names = names or self.names(op)
             if not _safe_evaluate(expression, names):
-                return f"{node.op_type} quantization scales are out of the range XNNPACK supports"
+                return (f"{node.op_type} quantization scales are out of the range"
+                        f" {self.title} supports")
         return None
 
     # -- helpers ----------------------------------------------------------
-    def _is_static(self, graph: ModelGraph, tensor: Tensor, rules: dict[str, Any],
-                   node: Node) -> bool:
+    def _is_static(self, tensor: OperandSignature, rules: dict[str, Any]) -> bool:
         if tensor.is_constant:
             return True
-        producer = graph.producer(tensor)
-        if producer is None and tensor.shape is not None and 0 in tensor.shape:
+        if tensor.producer is None and tensor.shape is not None and 0 in tensor.shape:
             # A zero-element constant has an empty buffer, which the runtime still
             # counts as read-only data; only a graph input would not be.
-            return all(t.id != tensor.id for t in graph.inputs)
+            return not tensor.is_graph_input
         if not rules.get("allow_dequantized"):
             return False
-        return producer is not None and self.is_absorbable_dequantize(producer)
+        return tensor.producer == "DEQUANTIZE" and self.is_dequantized_weight(tensor)
 
-    def names(self, graph: ModelGraph, node: Node, operands: Operands) -> OperandNames:
+    def names(self, op: OpSignature) -> OperandNames:
         """Values the data file's expressions may use, computed on first use."""
-        return OperandNames(graph, node, operands, self)
+        return OperandNames(op, self)
 
 
 class OperandNames(Mapping[str, Any]):
@@ -390,11 +392,8 @@ class OperandNames(Mapping[str, Any]):
     _FIELDS = ("shape", "rank", "class", "scale", "scales", "zero_point", "zero_points", "value",
                "dequantized_from")
 
-    def __init__(self, graph: ModelGraph, node: Node, operands: Operands,
-                 profile: Profile) -> None:
-        self._graph = graph
-        self._node = node
-        self._operands = operands
+    def __init__(self, op: OpSignature, profile: Profile) -> None:
+        self._node = self._operands = op
         self._profile = profile
         self._cache: dict[str, Any] = {}
 
@@ -434,14 +433,15 @@ class OperandNames(Mapping[str, Any]):
             return self._profile.option_defaults[key]
         raise KeyError(key)
 
-    def _field(self, tensor: Tensor | None, field: str, side: str) -> Any:
+    def _field(self, tensor: OperandSignature | None, field: str, side: str) -> Any:
         if field == "class":
             return dtype_class(tensor)
         if field == "dequantized_from":
-            producer = None if tensor is None else self._graph.producer(tensor)
-            if producer is None or not self._profile.is_absorbable_dequantize(producer):
+            if (tensor is None or tensor.producer != "DEQUANTIZE"
+                    or not self._profile.is_dequantized_weight(tensor)):
                 return "none"
-            return dtype_class(producer.inputs[0])
+            assert tensor.dequantized is not None
+            return dtype_class(tensor.dequantized)
         if tensor is None:
             return None
         if field in ("shape", "rank"):
@@ -457,11 +457,11 @@ class OperandNames(Mapping[str, Any]):
         if field == "zero_points":
             return tuple(q.zero_point) if q and q.zero_point else None
         if side == "in" and tensor.is_constant:
-            return constant_values(self._graph, tensor)
+            return tensor.values()
         return None
 
 
-def quantized_configuration(operands: Operands) -> bool:
+def quantized_configuration(operands: OpSignature) -> bool:
     """Whether the op computes in int8/uint8: decided by output 0, since input 0
     is not always data (TRANSPOSE_CONV's is the output shape) and the hybrid
     form has int8 weights but float activations."""
@@ -489,7 +489,7 @@ def _matches(type_sets: list[list[str]], spec: dict[str, Any], in_classes: list[
     return False
 
 
-def _positions(operands: Operands) -> Iterator[tuple[str, Tensor | None]]:
+def _positions(operands: OpSignature) -> Iterator[tuple[str, OperandSignature | None]]:
     for i, tensor in enumerate(operands.inputs):
         yield str(i), tensor
     for i, tensor in enumerate(operands.outputs):
@@ -519,7 +519,7 @@ def _satisfies(value: Any, constraint: dict[str, Any]) -> bool:
     return not ("max" in constraint and (value is None or value > constraint["max"]))
 
 
-def _per_tensor(tensor: Tensor | None) -> tuple[float, int] | None:
+def _per_tensor(tensor: OperandSignature | None) -> tuple[float, int] | None:
     q = None if tensor is None else tensor.quantization
     if q is None or not q.scale:
         return None
