@@ -31,7 +31,7 @@ from tflint.fixer.apply import (
     read_config,
 )
 from tflint.fixer.command import FixRequest
-from tflint.fixer.configs import ActionError, entry_name, models
+from tflint.fixer.configs import ActionError
 from tflint.fixer.diff import config_diff
 from tflint.fixer.measure import delegated_ops
 from tflint.fixer.table import column, render
@@ -39,7 +39,8 @@ from tflint.fixer.weights import OriginalWeights, auto_names, tree_index
 from tflint.fixer.writer import FixError, check_output, default_output, write_fixed
 from tflint.graph import Location, ModelGraph
 from tflint.isolation import run_isolated, target_name
-from tflint.loaders.keras_config import build_keras_graph, detect_dialect
+from tflint.kerasconfig import KerasModelConfig, ModelConfig
+from tflint.loaders.keras_config import build_keras_graph
 
 KERAS3_FILES = ["seed/custom_activation.keras", "seed/dynamic_reshape.keras",
                 "seed/lambda_sincos.keras", "keras3/functional_multi_io.keras",
@@ -52,7 +53,19 @@ KERAS3_FILES = ["seed/custom_activation.keras", "seed/dynamic_reshape.keras",
 
 def load(relative: str) -> tuple[dict[str, Any], dict[str, Any], str]:
     document, facts = read_config(str(fixture(relative)))
-    return document, facts, detect_dialect(document, facts.get("keras_version"))
+    return document, facts, KerasModelConfig(document, facts.get("keras_version")).dialect
+
+
+def models(document: dict[str, Any]) -> list[ModelConfig]:
+    return KerasModelConfig(document).models()
+
+
+def entry_name(item: dict[str, Any]) -> str | None:
+    """The name a layer entry is written with."""
+    name = item.get("name")
+    if not isinstance(name, str):
+        name = item.get("config", {}).get("name")
+    return name
 
 
 def graph_of(document: dict[str, Any], facts: dict[str, Any]) -> ModelGraph:
@@ -75,8 +88,8 @@ def entry(document: dict[str, Any], name: str, location: str | None = None) -> d
     for model in models(document):
         if model.location == location:
             for item in model.layers:
-                if entry_name(item) == name:
-                    return item
+                if item.written_name == name:
+                    return item.raw
     raise AssertionError(f"no entry {name!r}")
 
 
@@ -296,7 +309,7 @@ def test_fold_list_style_keeps_the_consumers_kwargs(dialect_name: str) -> None:
     if dialect_name == "tf.keras2":
         document["class_name"] = "Functional"
         facts = {**facts, "keras_version": "2.15.0"}
-    assert detect_dialect(document, facts.get("keras_version")) == dialect_name
+    assert KerasModelConfig(document, facts.get("keras_version")).dialect == dialect_name
     apply_action(document, dialect_name, {"op": "fold_activation", "layer": "activation_1",
                                           "into": "conv2d_1", "activation": "relu"})
     assert entry(document, "max_pooling2d_1")["inbound_nodes"] == [[["conv2d_1", 0, 0, {"k": 1}]]]
@@ -506,8 +519,8 @@ def test_weight_groups_are_named_as_keras_numbers_them(relative: str) -> None:
             assert stored == name
             assert auto_names(by_location[location])[group.rsplit("/", 1)[-1]] == name
         handle.close()
-    assert {key for key in index} >= {(m.location, entry_name(e)) for m in models(document)
-                                      for e in m.layers if e["class_name"] != "InputLayer"}
+    assert {key for key in index} >= {(m.location, e.written_name) for m in models(document)
+                                      for e in m.layers if not e.is_input}
 
 
 def test_legacy_weight_counts() -> None:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from tflint.errors import ModelFileError
-from tflint.fixer.configs import ModelRef, bare_class, entry_name, models
+from tflint.kerasconfig import KerasModelConfig, ModelConfig
 from tflint.loaders.keras_files import WEIGHTS_ENTRY, check_zip_directory
 
 #: (``Location.model`` of the model holding the layer, layer name)
@@ -47,27 +47,24 @@ def to_snake_case(name: str) -> str:
     return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
-def auto_names(model: ModelRef) -> dict[str, str]:
+def auto_names(model: ModelConfig) -> dict[str, str]:
     """Weights group name -> layer name, numbered as Keras numbers tracked layers.
 
     A Sequential model does not track its InputLayer; a Functional one does.
     """
     used: dict[str, int] = {}
     names: dict[str, str] = {}
-    for entry in model.layers:
-        class_name = entry.get("class_name")
-        if not isinstance(class_name, str):
+    for layer in model.layers:
+        if model.kind == "sequential" and layer.is_input:
             continue
-        if model.kind == "sequential" and class_name == "InputLayer":
-            continue
-        base = to_snake_case(bare_class(class_name))
+        base = to_snake_case(layer.bare_class)
         if base in used:
             used[base] += 1
             group = f"{base}_{used[base]}"
         else:
             used[base] = 0
             group = base
-        name = entry_name(entry)
+        name = layer.written_name
         if name is not None:
             names[group] = name
     return names
@@ -79,7 +76,8 @@ def _text(value: Any) -> str:
 
 def tree_index(root: Any, document: dict[str, Any] | None) -> dict[LayerKey, str]:
     """Layer -> HDF5 group path in a Keras 3 weights file, nested models included."""
-    by_location = {m.location: m for m in models(document)} if document else {}
+    by_location = ({m.location: m for m in KerasModelConfig(document).models()}
+                   if document else {})
     index: dict[LayerKey, str] = {}
 
     def walk(group: Any, location: str | None) -> None:
