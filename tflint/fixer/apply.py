@@ -26,8 +26,8 @@ from tflint.errors import ModelFileError, UsageError
 from tflint.fixer.actions import apply_action, describe_layer, layer_locations
 from tflint.fixer.configs import ActionError
 from tflint.fixer.weights import LayerKey, OriginalWeights
+from tflint.kerasconfig import KerasModelConfig
 from tflint.loaders import sniff_container
-from tflint.loaders.keras_config import detect_dialect
 from tflint.loaders.keras_files import read_h5, read_json_file, read_keras_zip
 
 #: Lint-and-fix rounds at most: each round applies what the previous one revealed.
@@ -283,7 +283,8 @@ def plan_fixes(file: FileResult, *, unsafe: bool = False,
     """Apply the chosen fixes to a copy of the file's config (nothing is written)."""
     if document is None or facts is None:
         document, facts = read_config(file.path)
-    dialect = detect_dialect(document, facts.get("keras_version"))
+    # The dialect the linter read the file in (a config that is no model raises here).
+    dialect = KerasModelConfig(document, facts.get("keras_version")).dialect
     plan = FixPlan(file.path, str(facts.get("container")), dialect, facts, document,
                    copy.deepcopy(document))
     chosen, plan.skipped = candidates(file, unsafe, replacements or [], input_shapes or [])
