@@ -171,6 +171,8 @@ class ModelGraph:
         self._order: list[str] = []
         self._producer: dict[str, str] = {}
         self._consumers: dict[str, list[str]] = {}
+        #: Constant data held in memory (graphs built by tests and tools, not read from a file).
+        self._constant_data: dict[str, bytes] = {}
 
     # -- building -------------------------------------------------------
     def add_node(self, node: Node) -> Node:
@@ -256,12 +258,21 @@ class ModelGraph:
         Returns ``None`` for runtime tensors and for constants larger than
         ``max_bytes`` (rules look at shapes and axes, never at weights).
         """
+        held = self._constant_data.get(tensor.id)
+        if held is not None:
+            return held if len(held) <= max_bytes else None
         if tensor.data_offset is None or tensor.data_size > max_bytes:
             return None
         with open(self.path, "rb") as handle:
             handle.seek(tensor.data_offset)
             data = handle.read(tensor.data_size)
         return data if len(data) == tensor.data_size else None
+
+    def hold_constant(self, tensor: Tensor, data: bytes) -> None:
+        """Keep a constant's bytes in memory, for a graph that has no file behind it."""
+        tensor.is_constant = True
+        tensor.data_size = len(data)
+        self._constant_data[tensor.id] = data
 
     def op_histogram(self) -> dict[str, int]:
         counts: dict[str, int] = {}
