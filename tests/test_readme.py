@@ -27,3 +27,17 @@ def test_every_rule_is_in_the_readme_table_with_its_name_and_category() -> None:
     for rule in load_rules():
         assert rows.get(rule.code) == (rule.name, rule.category), rule.code
     assert set(rows) == {rule.code for rule in load_rules()}
+
+
+def test_plugin_api_examples_run_as_written() -> None:
+    """The rule, the target and the test-helper snippets of the Plugin API section, in order."""
+    section = README[README.index("## Plugin API"):]
+    section = section[:section.index("\n## ", 1)]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert len(blocks) == 3
+    namespace: dict[str, object] = {}
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    from tflint.registry import validate
+
+    validate(namespace["TooManyCpuOps"], "README")  # type: ignore[arg-type]
