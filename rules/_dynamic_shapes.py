@@ -153,8 +153,8 @@ def _runtime_operands(graph: ModelGraph, node: Node, fed: set[str],
             chain, origin = _chain(tensor.id, derived), "shape"
         elif tensor.id in fed:
             chain, origin = [], "input"
-        elif graph.producer(tensor) is not None:
-            chain, origin = [graph.producer(tensor)], "data"
+        elif (producer := graph.producer(tensor)) is not None:
+            chain, origin = [producer], "data"
         else:
             continue  # an empty constant (zero elements): no buffer data, still fixed
         found.append(RuntimeShapeOperand(node, position, role, tensor, chain, origin))

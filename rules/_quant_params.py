@@ -112,7 +112,7 @@ def quantized_model(graph: ModelGraph, target: str) -> QuantizedModel:
             continue
         runtime = [t for t in (*node.inputs, *node.outputs) if not t.is_constant]
         quantized = {t.dtype for t in runtime
-                     if is_quantized_type(t) and t.quantization is not None}
+                     if t.dtype and is_quantized_type(t) and t.quantization is not None}
         for dtype in quantized:
             result.activation_types[dtype] += 1
         if any(t.dtype in FLOAT_DTYPES for t in runtime):

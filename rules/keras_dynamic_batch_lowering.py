@@ -62,7 +62,8 @@ class DynamicBatchLowering(Rule):
                        f"the batch is dynamic; with a static batch: {histogram(static.ops)}")
             found = static_input_fix(ctx, p.node)
             if found is None:
-                yield ctx.diagnostic(p.node, message, suggestion=p.entry and p.entry.get("advice"))
+                advice = p.entry.get("advice") if p.entry else None
+                yield ctx.diagnostic(p.node, message, suggestion=advice)
                 continue
             tensor, shape = found
             yield ctx.diagnostic(

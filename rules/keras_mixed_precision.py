@@ -54,7 +54,8 @@ class MixedPrecisionPolicy(Rule):
         ops = [op for p in mixed for op in p.lowering.ops]
         known = [p for p in mixed if p.entry is not None and "dtype_policy" in p.entry["when"]]
         flex = any(not p.lowering.converts_builtin for p in known)
-        advice = next((p.entry.get("advice") for p in known if p.entry.get("advice")), None)
+        advice = next((p.entry["advice"] for p in known if p.entry and p.entry.get("advice")),
+                      None)
         lowered = f": they convert to {histogram(ops)}" if ops else ""
         if flex:
             lowered += " (needs Select TF ops)"

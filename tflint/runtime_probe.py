@@ -18,6 +18,7 @@ def probe(path: str) -> dict[str, Any]:
     except ImportError:
         return {"error": "missing-runtime"}
     interpreter = Interpreter(model_path=path)
+    allocation_error: str | None
     try:
         interpreter.allocate_tensors()
     except (RuntimeError, ValueError) as exc:

@@ -314,7 +314,7 @@ class _Loader:
             self.counted_buffers.add(buffer)
             self.weight_bytes[dtype] = self.weight_bytes.get(dtype, 0) + data_size
             if shape is not None and None not in shape:
-                self.parameters += math.prod(shape)
+                self.parameters += math.prod(d or 0 for d in shape)
         return tensor
 
     @staticmethod

@@ -126,13 +126,13 @@ def decode_options(table: Table, layout: OptionsTable) -> dict[str, Any]:
     options: dict[str, Any] = {}
     for field in layout.fields:
         if field.kind == "scalar":
-            value = table.scalar(field.slot, field.type, field.default)
+            value = table.scalar(field.slot, field.type or "", field.default)
             if field.enum is not None:
                 value = _enum_value(field.enum, value)
             elif field.type == "float32":
                 value = _short_float(value)
         elif field.kind == "vector":
-            items = table.scalars(field.slot, field.type, field.name)
+            items = table.scalars(field.slot, field.type or "", field.name)
             if field.enum is not None:
                 value = [_enum_value(field.enum, item) for item in items]
             elif field.type == "float32":

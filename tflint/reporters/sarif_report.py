@@ -103,12 +103,13 @@ def _information_uri() -> str:
         meta = metadata("tflint")
     except PackageNotFoundError:
         return DEFAULT_INFORMATION_URI
-    for entry in meta.get_all("Project-URL") or []:
+    fields: Any = meta  # an email.message.Message at run time
+    for entry in fields.get_all("Project-URL") or []:
         label, _, url = entry.partition(",")
         if label.strip().lower() in ("homepage", "home", "repository", "source",
                                      "documentation") and url.strip().startswith("https://"):
             return url.strip()
-    home = (meta.get("Home-page") or "").strip()
+    home = (fields.get("Home-page") or "").strip()
     return home if home.startswith("https://") else DEFAULT_INFORMATION_URI
 
 

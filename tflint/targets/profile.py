@@ -9,7 +9,6 @@ which op is supported, and never walks the graph.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -17,7 +16,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from tflint.expressions import ExpressionError, evaluate
+from tflint.expressions import ExpressionError, Undecided, evaluate
+from tflint.expressions import check as check_expression
+from tflint.schema import DataFileError, load_data_file, locate
 from tflint.signature import OperandSignature, OpSignature
 
 PROFILE_FILE = Path(__file__).with_name("xnnpack_ops.json")
@@ -41,7 +42,7 @@ def dtype_class(tensor: OperandSignature | None) -> str:
     dtype = tensor.dtype or "unknown"
     q = tensor.quantization
     quantized = q is not None and len(q.scale) > 0
-    per_channel = quantized and len(q.scale) > 1
+    per_channel = q is not None and len(q.scale) > 1
     if dtype == "float32":
         return "f32"
     if dtype == "float16":
@@ -346,9 +347,9 @@ class Profile:
         mode = spec.get("same_quantization")
         if mode and operands.outputs:
             reference = _per_tensor(operands.outputs[0])
-            for tensor in operands.inputs:
-                klass = dtype_class(tensor)
-                if klass not in _QUANTIZED_ACTIVATION or _per_tensor(tensor) == reference:
+            for operand in operands.inputs:
+                klass = dtype_class(operand)
+                if klass not in _QUANTIZED_ACTIVATION or _per_tensor(operand) == reference:
                     continue
                 when = mode.get(klass, "detection") if isinstance(mode, dict) else mode
                 if when == "creation":
@@ -527,15 +528,57 @@ def _per_tensor(tensor: OperandSignature | None) -> tuple[float, int] | None:
 
 
 def _safe_evaluate(expression: str, names: Mapping[str, Any]) -> Any:
-    """Evaluate a data-file expression; a missing value counts as not satisfied."""
+    """Evaluate a data-file expression; an undecided one (a value the op does not have:
+    an absent operand, a non-constant operand's contents, a missing scale) gives None.
+    Anything else is a mistake in the profile, and raises."""
     try:
         return evaluate(expression, names)
-    except (ExpressionError, TypeError, IndexError, ZeroDivisionError, KeyError):
+    except Undecided:
         return None
+    except Exception as exc:
+        raise ExpressionError(f"{PROFILE_FILE.name}: expression {expression!r} failed: "
+                              f"{type(exc).__name__}: {exc}") from exc
 
 
 @cache
 def load_profile(target: str = "xnnpack") -> Profile:
+    """The target's profile, checked against ``xnnpack_ops.schema.json``; every
+    expression must parse and read only names :class:`OperandNames` provides and
+    every option field must have a default (a :class:`DataFileError` otherwise)."""
     if target != "xnnpack":
         raise ValueError(f"no op-support profile for target {target!r}")
-    return Profile(json.loads(PROFILE_FILE.read_text(encoding="utf-8")))
+    expressions: list[str] = []
+    fields: list[str] = []
+
+    def expression(text: str) -> str | None:
+        try:
+            check_expression(text)
+        except ExpressionError as exc:
+            return str(exc)
+        expressions.append(text)
+        return None
+
+    data = load_data_file(PROFILE_FILE, formats={
+        "tflint-expression": expression,
+        "tflint-option-field": lambda field: fields.append(field),  # type: ignore[func-returns-value]
+    })
+    profile = Profile(data)
+    options = profile.option_defaults
+
+    def known(name: str) -> bool:
+        if name in ("num_inputs", "num_outputs") or name in options:
+            return True
+        prefix, _, field = name.partition("_")
+        number = prefix.removeprefix("out") if prefix.startswith("out") else prefix[2:]
+        return (prefix[:2] == "in" or prefix[:3] == "out") and number.isdigit() and (
+            field in OperandNames._FIELDS)
+
+    problems = [(text, f"unknown name {name!r} in {text!r}")
+                for text in expressions for name in sorted(check_expression(text))
+                if not known(name)]
+    problems += [(field, f"option field {field!r} has no default in options_defaults")
+                 for field in fields if field not in options]
+    if problems:
+        text, message = problems[0]
+        raise DataFileError(PROFILE_FILE, locate(data, text), message)
+    return profile
