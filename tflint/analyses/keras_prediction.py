@@ -25,6 +25,8 @@ from typing import Any
 from tflint import data as _data
 from tflint.diagnostics import Fix
 from tflint.graph import ModelGraph, Node, Tensor
+from tflint.kerasconfig import LayerConfig, resolve
+from tflint.kerasconfig.references import policy_name
 from tflint.partition import partition
 
 TABLE = "keras_lowering.json"
@@ -56,16 +58,6 @@ CLASS_ALIASES = {
 QAT_WRAPPERS = frozenset({"QuantizeWrapper", "QuantizeWrapperV2"})
 QAT_CLASSES = QAT_WRAPPERS | {"QuantizeLayer", "QuantizeAnnotate"}
 
-ACTIVATION_ALIASES = {"swish": "silu", "hard_swish": "hard_silu"}
-#: Activation names Keras 2 or Keras 3 resolve by name.
-KNOWN_ACTIVATIONS = frozenset({
-    "linear", "relu", "relu6", "tanh", "sigmoid", "silu", "gelu", "hard_sigmoid", "hard_silu",
-    "softplus", "softsign", "elu", "selu", "leaky_relu", "mish", "exponential", "softmax",
-    "log_softmax", "celu", "glu", "hard_shrink", "hard_tanh", "log_sigmoid", "soft_shrink",
-    "sparse_plus", "sparsemax", "squareplus", "tanh_shrink", "threshold", "sparse_sigmoid",
-})
-KERAS_MODULES = ("keras", "tf_keras", "tensorflow")
-
 
 # -- features ---------------------------------------------------------------------------
 
@@ -77,26 +69,18 @@ def flavor_of(graph: ModelGraph) -> str:
 
 
 def activation_name(value: Any) -> str:
-    """A canonical activation name; ``custom:NAME`` for one Keras does not ship."""
+    """Keras' own name of an activation (``silu`` for ``swish``); ``custom:NAME`` for one
+    Keras does not ship, whatever its name: ``tensorflow_addons.activations.gelu`` is not
+    Keras' ``gelu``."""
     if value is None:
         return "linear"
-    name: Any = value
-    if isinstance(value, dict):
-        config = value.get("config")
-        module = value.get("module")
-        name = config if isinstance(config, str) else (
-            config.get("name") if isinstance(config, dict) else None)
-        if not isinstance(name, str):
-            name = value.get("registered_name") or value.get("class_name")
-        if isinstance(module, str) and not module.startswith(KERAS_MODULES):
-            return f"custom:{name}"
-    if not isinstance(name, str):
+    reference = resolve(value, "activation")
+    if reference is None:
         return "custom:?"
-    if ">" in name:
-        return f"custom:{name}"
-    name = name.lower()
-    name = ACTIVATION_ALIASES.get(name, name)
-    return name if name in KNOWN_ACTIVATIONS else f"custom:{name}"
+    if reference.builtin is not None and reference.is_function:
+        return reference.builtin
+    label = reference.registered_name if reference.form == "class" else None
+    return f"custom:{label or reference.name}"
 
 
 def _ints(value: Any) -> list[int]:
@@ -121,11 +105,9 @@ def _number(value: Any) -> float | None:
 
 
 def dtype_policy(config: dict[str, Any]) -> str | None:
-    value = config.get("dtype")
-    if isinstance(value, dict):
-        inner = value.get("config")
-        value = inner.get("name") if isinstance(inner, dict) else None
-    return value if isinstance(value, str) and value.startswith("mixed_") else None
+    """The mixed-precision policy a layer config names, if any."""
+    name = policy_name(config.get("dtype"))
+    return name if name is not None and name.startswith("mixed_") else None
 
 
 def layer_class(node: Node) -> str:
@@ -133,12 +115,12 @@ def layer_class(node: Node) -> str:
 
 
 def _inner(config: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """The class and config of the layer a wrapper holds."""
     layer = config.get("layer")
-    if isinstance(layer, dict) and isinstance(layer.get("class_name"), str):
-        inner = layer.get("config")
-        cls = layer["class_name"].rsplit(">", 1)[-1]
-        return CLASS_ALIASES.get(cls, cls), inner if isinstance(inner, dict) else {}
-    return None, {}
+    wrapped = LayerConfig.lenient(layer, 0, None) if isinstance(layer, dict) else None
+    if wrapped is None:
+        return None, {}
+    return CLASS_ALIASES.get(wrapped.bare_class, wrapped.bare_class), wrapped.config
 
 
 def config_features(cls: str, config: dict[str, Any], rank: int | None = None) -> dict[str, Any]:

@@ -10,7 +10,8 @@ What counts as a reference, in the three ways Keras writes one:
 
 * a Keras 3 object ``{"module": M, "class_name": C, "config": ...}``: Keras
   imports ``M`` to find ``C`` (or, for ``C == "function"``, the function
-  named by ``config``);
+  named by ``config``), as :func:`tflint.kerasconfig.references.resolve_object`
+  reads it;
 * a tf.keras ``Lambda`` config: ``function`` with ``function_type``
   ``"lambda"`` (marshalled bytecode) or ``"function"`` (a name looked up in
   ``module``), and the same for ``output_shape`` and ``mask``;
@@ -27,6 +28,8 @@ from typing import Any
 
 from tflint import data as _data
 from tflint.graph import ModelGraph, Node
+from tflint.kerasconfig.model import MODEL_CLASSES
+from tflint.kerasconfig.references import bare_name, resolve_object
 
 #: Values visited at most.  A 10 000-layer config holds about 800 000;
 #: the bound keeps a padded hostile config from costing unbounded time.
@@ -57,7 +60,6 @@ _LAMBDA_TYPE_KEYS = frozenset(type_key for _, type_key, _ in _LAMBDA_SLOTS)
 #: The keys of a Keras 3 object that its reference is made of.
 _OBJECT_KEYS = frozenset({"module", "class_name", "registered_name", "config"})
 _NOTHING: frozenset[str] = frozenset()
-_MODEL_CLASSES = frozenset({"Functional", "Model", "Sequential"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,11 +178,6 @@ def _toggle_pattern() -> re.Pattern[str]:
     return re.compile("|".join(map(re.escape, knowledge().toggles)))
 
 
-def _bare_class(class_name: str) -> str:
-    """``"pkg>Lambda"`` is the class ``Lambda``."""
-    return class_name.rsplit(">", 1)[-1]
-
-
 def _shorten(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -260,7 +257,7 @@ class _Walker:
         name = value.get("name")
         if not isinstance(name, str) and isinstance(config, dict):
             name = config.get("name")
-        kind = "model" if class_name in _MODEL_CLASSES else "layer"
+        kind = "model" if class_name in MODEL_CLASSES else "layer"
         label = (f"{kind} '{name}' ({class_name})" if isinstance(name, str)
                  else f"{kind} {class_name}")
         self.owners.append((label, node or self.owners[owner][1]))
@@ -279,11 +276,11 @@ class _Walker:
             if class_name == "__lambda__":
                 self.add(BYTECODE, owner, cell, "")
                 return  # its config is the code: nothing else to read
-            if self.check_object(value, class_name, owner, cell):
+            if self.check_object(value, owner, cell):
                 read = _OBJECT_KEYS
             config = value.get("config")
             if config.__class__ is dict:
-                bare = _bare_class(class_name)
+                bare = bare_name(class_name)
                 if bare == "Lambda":
                     config_cell = ("config", cell)
                     handled = self.check_lambda(config, owner, config_cell)
@@ -322,14 +319,14 @@ class _Walker:
             kind, ref, detail = found
             self.add(kind, owner, cell, ref, detail)
 
-    def check_object(self, value: dict[str, Any], class_name: str, owner: int,
-                     cell: tuple | None) -> bool:
-        """A Keras 3 ``module``/``class_name`` object; True when it was one."""
-        module = value.get("module")
-        if not isinstance(module, str) or not module:
+    def check_object(self, value: dict[str, Any], owner: int, cell: tuple | None) -> bool:
+        """An object naming the module Keras finds it in; True when it was one."""
+        if not value.get("module"):
+            return False  # most objects, and every tensor of the wiring: nothing to resolve
+        reference = resolve_object(value)
+        if reference is None or reference.module is None:
             return False
-        config = value.get("config")
-        name = config if class_name == "function" and isinstance(config, str) else class_name
+        module, name = reference.module, reference.name
         found = classify(module, name)
         if found is not None:
             kind, detail = found
@@ -358,11 +355,9 @@ class _Walker:
             elif isinstance(value, dict) and value.get("class_name") == "__lambda__":
                 self.add(BYTECODE, owner, where, "")
             elif isinstance(value, dict) and value.get("class_name") == "function":
-                name = value.get("config")
-                registered = value.get("registered_name")
-                label = name if isinstance(name, str) else str(registered)
-                module = value.get("module")
-                found = classify(module, label) if isinstance(module, str) and module else None
+                function = resolve_object(value)
+                module, label = (function.module, function.name) if function else (None, "?")
+                found = classify(module, label) if module is not None else None
                 if found is None:
                     self.add(NAMED_FUNCTION, owner, where, label)
                 else:

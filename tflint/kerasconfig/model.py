@@ -152,7 +152,9 @@ class LayerConfig:
     config: dict[str, Any]
     #: "functional" / "sequential" for a model used as a layer, else None.
     model_kind: str | None
-    dialect: str
+    #: The config's dialect (``None``: unknown, and Keras 3's ``ops`` layers do not count
+    #: as Keras' own).
+    dialect: str | None
     #: The layer's class, resolved.
     reference: Reference = field(init=False)
     _references: dict[str, Reference] | None = field(default=None, init=False, repr=False)
@@ -162,7 +164,7 @@ class LayerConfig:
 
     @classmethod
     def parse(cls, raw: Any, position: int, where: str, named: bool,
-              dialect: str) -> LayerConfig:
+              dialect: str | None) -> LayerConfig:
         """A layer entry, validated; ``named``: the name must be written (Functional)."""
         raw = _dict(raw, f"layer {position} of {where}")
         class_name = raw.get("class_name")
@@ -186,7 +188,8 @@ class LayerConfig:
                    config if isinstance(config, dict) else {}, kind, dialect)
 
     @classmethod
-    def lenient(cls, raw: dict[str, Any], position: int, dialect: str) -> LayerConfig | None:
+    def lenient(cls, raw: dict[str, Any], position: int,
+                dialect: str | None) -> LayerConfig | None:
         """A layer entry when it has a class name, whatever else is wrong with it."""
         class_name = raw.get("class_name")
         if not isinstance(class_name, str) or not class_name:
@@ -452,17 +455,17 @@ class ModelConfig:
             entry["inbound_nodes"] = tensor_only_calls(old.raw["inbound_nodes"])
         return entry
 
-    def replace_layer(self, name: str, class_name: str, config: dict[str, Any]) -> LayerConfig:
-        """Put a new ``class_name`` layer in the place of layer ``name``."""
-        old = self._existing(name)
+    def replace_layer(self, old: LayerConfig, class_name: str,
+                      config: dict[str, Any]) -> LayerConfig:
+        """Put a new ``class_name`` layer in the place of ``old``."""
         self.raw_layers[old.position] = self.new_entry(old, class_name, config)
         self.refresh()
         return self.layers[old.position]
 
-    def remove_layer(self, name: str, source: tuple[RefKey, Any] | None = None) -> None:
-        """Remove layer ``name``; its users read ``source`` (a reference and its raw value as
+    def remove_layer(self, old: LayerConfig, source: tuple[RefKey, Any] | None = None) -> None:
+        """Remove layer ``old``; its users read ``source`` (a reference and its raw value as
         the layer's own call wrote it) instead."""
-        old = self._existing(name)
+        name = old.name
         if source is not None:
             (into, node, tensor), source_value = source
 
@@ -479,12 +482,6 @@ class ModelConfig:
             self.rewrite_references(rewrite)
         del self.raw_layers[old.position]
         self.refresh()
-
-    def _existing(self, name: str) -> LayerConfig:
-        layer = self.layer(name)
-        if layer is None:
-            raise ConfigEditError(f"no layer '{name}' in {self.describe()}")
-        return layer
 
 
 def dialect_config(dialect: str, class_name: str, config: dict[str, Any]) -> dict[str, Any]:
@@ -508,7 +505,9 @@ def dialect_config(dialect: str, class_name: str, config: dict[str, Any]) -> dic
 class KerasModelConfig:
     """A whole model config document (``{"class_name": ..., "config": ...}``)."""
 
-    def __init__(self, document: Any, keras_version: str | None = None) -> None:
+    def __init__(self, document: Any, keras_version: str | None = None,
+                 dialect: str | None = None) -> None:
+        """``dialect``: the dialect when the caller already knows it (else detected)."""
         top = _dict(document, "the model config")
         class_name = top.get("class_name")
         if not isinstance(class_name, str):
@@ -530,7 +529,7 @@ class KerasModelConfig:
         version = keras_version or top.get("keras_version")
         self.document = top
         self.keras_version = version if isinstance(version, str) else None
-        self.dialect = detect_dialect(top, self.keras_version)
+        self.dialect = dialect or detect_dialect(top, self.keras_version)
         self.class_name = class_name
         self.name = name
         self.entry = LayerConfig(top, 0, name, name, class_name,

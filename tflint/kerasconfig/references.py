@@ -57,6 +57,12 @@ KERAS_FAMILY = frozenset({"keras_hub", "keras_cv", "keras_nlp"})
 #: Modules that name the program that saved the model: only its custom objects resolve them.
 LOCAL_MODULES = frozenset({"__main__"})
 FUNCTION = "function"
+#: Values Keras 3 and tf_keras both decode without looking any module up.
+VALUE_TAGS = frozenset({"__tensor__", "__numpy__", "__bytes__", "__lambda__"})
+#: ... and those only Keras 3 decodes so (tf_keras resolves them as classes, module and all).
+KERAS3_VALUE_TAGS = VALUE_TAGS | {"__keras_tensor__", "__ellipsis__", "__slice__"}
+#: A TensorFlow TypeSpec: a class named by ``spec_name`` in ``module``.
+TYPESPEC = "__typespec__"
 
 #: Activations Keras 3 or tf_keras resolve by name (``keras.activations.get``).
 KNOWN_ACTIVATIONS = frozenset({
@@ -159,16 +165,21 @@ def resolve_object(value: dict[str, Any], slot: Slot = "object",
                    dialect: str | None = None) -> Reference | None:
     """A serialized object (a dict with ``class_name``), or None when ``value`` is not one.
 
-    Keras' own tensor, lambda and value wrappers (``__keras_tensor__``,
-    ``__lambda__``, ``__numpy__``...) are not references to a named object.
+    The values Keras decodes itself (``__numpy__``, ``__lambda__``...) name no
+    object; which ones depends on the Keras (``dialect``; ``None``: any).
     """
     class_name = value.get("class_name")
-    if not isinstance(class_name, str) or class_name.startswith("__"):
+    if not isinstance(class_name, str):
         return None
-    has_module = "module" in value
+    if class_name in (KERAS3_VALUE_TAGS if dialect == "keras3" else VALUE_TAGS):
+        return None
+    if class_name == TYPESPEC:
+        spec = value.get("spec_name")
+        return resolve_class({**value, "class_name": spec if isinstance(spec, str) else "?"},
+                             "object", dialect)
     module = _text(value.get("module")) or None
     registered = _text(value.get("registered_name")) or None
-    if class_name == FUNCTION and (has_module or "registered_name" in value):
+    if class_name == FUNCTION:
         config = value.get("config")
         name = config if isinstance(config, str) else (registered or "?")
         origin, builtin = _function_origin(name, module, registered, slot, dialect,
