@@ -10,13 +10,16 @@ path and message the json report holds, even for a file named
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, fixture, run_tflint
+from conftest import fixture, render_from_root, with_severities, working_directory
+
+import tflint
 
 COMMAND = {"error": "error", "warning": "warning", "info": "notice"}
 ANNOTATION_KEYS = {"title", "file", "line", "endLine", "col", "endColumn"}
@@ -52,18 +55,19 @@ def parse_command(line: str) -> tuple[str, dict[str, str], str]:
 
 
 @pytest.fixture(scope="module")
-def reports(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, Any]]:
+def reports(fixtures_result: tflint.Result,
+            tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, Any]]:
     """github and json reports: fixtures, an odd file name, unreadable files, all severities."""
     work = tmp_path_factory.mktemp("github")
     shutil.copy(fixture("tflite/flex_op.tflite"), work / ODD_NAME)
     (work / "empty.tflite").write_bytes(b"")
-    config = work / "pyproject.toml"
-    config.write_text('[tool.tflint.severity]\nTFL102 = "warning"\nTFL103 = "info"\n')
-    args = ("--config", config, FIXTURES, ODD_NAME, "empty.tflite", "missing.h5")
-    github = run_tflint("--format", "github", *args, cwd=work)
-    report = run_tflint("--format", "json", *args, cwd=work)
-    assert github.code == report.code == 2, github.err + report.err
-    return github.out, report.json()
+    with working_directory(work):
+        others = tflint.lint([ODD_NAME, "empty.tflite", "missing.h5"], tflint.Config())
+    result = with_severities(tflint.Result([*fixtures_result.files, *others.files]),
+                             {"TFL102": "warning", "TFL103": "info"})
+    assert result.exit_code() == 2
+    return (render_from_root(result, "github"),
+            json.loads(render_from_root(result, "json")))
 
 
 def test_one_valid_command_per_diagnostic_and_error(reports) -> None:

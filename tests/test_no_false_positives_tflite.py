@@ -1,17 +1,14 @@
 """The dynamic-shape and quantization rules stay quiet on real architectures.
 
 ``keras.applications`` models (random weights, ``weights=None``) at small
-input sizes, with a static batch of 1, are converted once per test session
-in a child process (the test process never imports TensorFlow): float32,
-full-int8 with int8 input/output, and for MobileNetV2 also full-int8 with
-the converter's default float32 input/output.  Conversion takes one to two
-minutes in all.
+input sizes, with a static batch of 1, converted once per test session in a
+child process (the ``applications`` fixture; the test process never imports
+TensorFlow): float32, full-int8 with int8 input/output, and for MobileNetV2
+also full-int8 with the converter's default float32 input/output.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,16 +18,12 @@ from tflint.diagnostics import Severity
 from tflint.loaders import load
 from tflint.registry import load_rules
 
-pytestmark = pytest.mark.tensorflow
+pytestmark = [pytest.mark.tensorflow, pytest.mark.slow]
 
 OWN_RULES = sorted(r.code for r in load_rules()
                    if r.__module__.startswith(("tflint_rules.dynamic_", "tflint_rules.quant_")))
 
-#: name -> (keras.applications constructor call, input shape)
-ARCHITECTURES = {
-    "mobilenet_v2": ("MobileNetV2(alpha=0.35, {common})", (96, 96, 3)),
-    "mobilenet_v3_small": ("MobileNetV3Small(alpha=0.75, {common})", (96, 96, 3)),
-}
+ARCHITECTURES = ("mobilenet_v2", "mobilenet_v3_small")
 VARIANTS = ("float32", "int8")
 #: Findings that are true facts about a variant, with why they are expected.
 EXPECTED_INFO: dict[str, dict[str, str]] = {
@@ -40,53 +33,11 @@ EXPECTED_INFO: dict[str, dict[str, str]] = {
     },
 }
 
-_CONVERT = """
-import os, sys
-os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-import numpy as np
-import tensorflow as tf
-import keras
-
-out, name, call, shape = sys.argv[1], sys.argv[2], sys.argv[3], eval(sys.argv[4])
-keras.utils.set_random_seed(1234)
-inputs = keras.Input(shape, batch_size=1, name="image")
-common = "input_tensor=inputs, weights=None, classes=10"
-model = eval("keras.applications." + call.format(common=common))
-
-def representative():
-    rng = np.random.default_rng(1234)
-    for _ in range(4):
-        yield [rng.uniform(-1, 1, (1, *shape)).astype(np.float32)]
-
-def convert(int8, io):
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    if int8:
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = representative
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        if io:
-            converter.inference_input_type = tf.int8
-            converter.inference_output_type = tf.int8
-    return converter.convert()
-
-variants = {"float32": (False, False), "int8": (True, True)}
-if name == "mobilenet_v2":
-    variants["int8_float_io"] = (True, False)
-for variant, (int8, io) in variants.items():
-    with open(os.path.join(out, f"{name}_{variant}.tflite"), "wb") as handle:
-        handle.write(convert(int8, io))
-"""
-
 
 @pytest.fixture(scope="session")
-def converted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("applications")
-    for name, (call, shape) in ARCHITECTURES.items():
-        proc = subprocess.run(
-            [sys.executable, "-c", _CONVERT, str(out), name, call, repr(shape)],
-            capture_output=True, text=True, timeout=900)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-    return {p.stem: p for p in sorted(out.glob("*.tflite"))}
+def converted(applications: dict[str, Path]) -> dict[str, Path]:
+    return {stem: path for stem, path in applications.items()
+            if stem.startswith(tuple(f"{name}_" for name in ARCHITECTURES))}
 
 
 def test_every_variant_was_converted(converted: dict[str, Path]) -> None:

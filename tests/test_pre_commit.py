@@ -5,8 +5,9 @@
 try-repo only sees a repository's commits plus its changes to tracked files,
 so the test commits a snapshot of this checkout's working tree (tracked and
 untracked files, ``.gitignore`` applied) into a throwaway repository and tries
-that: what is tested is exactly the code on disk.  Each try-repo builds its own
-environment, about 20-30 s.
+that: what is tested is exactly the code on disk.  The first try-repo builds
+the hook's environment (about 20-30 s); the tests share one pre-commit home,
+so the next ones reuse it, as a user's later commits do.
 """
 
 from __future__ import annotations
@@ -77,6 +78,12 @@ def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return snapshot
 
 
+@pytest.fixture(scope="module")
+def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One pre-commit store for the module: the hook's environment is built once."""
+    return tmp_path_factory.mktemp("pre-commit-home")
+
+
 def _user_repo(path: Path, models: dict[str, str]) -> Path:
     path.mkdir()
     _git("init", "-q", cwd=path)
@@ -110,10 +117,12 @@ def test_manifest_is_valid_and_selects_model_files() -> None:
         assert not files.search(name), name
 
 
-def test_hook_fails_on_a_bad_model_and_names_it(hook_repo: Path, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_hook_fails_on_a_bad_model_and_names_it(hook_repo: Path, pre_commit_home: Path,
+                                                tmp_path: Path) -> None:
     user = _user_repo(tmp_path / "user", {"models/lambda_sincos.h5": BAD_MODEL,
                                           "models/mobile_cnn.h5": CLEAN_MODEL})
-    proc = _try_repo(hook_repo, user, tmp_path / "pre-commit-home")
+    proc = _try_repo(hook_repo, user, pre_commit_home)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1, out
     assert re.search(r"^tflint\.+Failed$", out, re.MULTILINE), out
@@ -124,9 +133,11 @@ def test_hook_fails_on_a_bad_model_and_names_it(hook_repo: Path, tmp_path: Path)
     assert "notes.txt" not in out
 
 
-def test_hook_passes_on_a_clean_model(hook_repo: Path, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_hook_passes_on_a_clean_model(hook_repo: Path, pre_commit_home: Path,
+                                      tmp_path: Path) -> None:
     user = _user_repo(tmp_path / "user", {"models/mobile_cnn.h5": CLEAN_MODEL})
-    proc = _try_repo(hook_repo, user, tmp_path / "pre-commit-home")
+    proc = _try_repo(hook_repo, user, pre_commit_home)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
     assert re.search(r"^tflint\.+Passed$", out, re.MULTILINE), out

@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import ROOT, run_tflint
+from conftest import ROOT, render_from_root, with_severities
+
+import tflint
 
 README = ROOT / "README.md"
 GITHUB_SEVERITY = {"error": "error", "warning": "warning", "info": "notice"}
@@ -114,22 +116,22 @@ def _issue(matcher: dict[str, Any], match: re.Match[str]) -> Issue:
 
 
 @pytest.fixture(scope="module")
-def outputs(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, dict[str, Any]]]:
+def outputs(fixtures_result: tflint.Result,
+            tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, dict[str, Any]]]:
     """Text and json reports of the fixtures plus unreadable files, with every severity."""
     from tflint.registry import load_rules
 
     tmp = tmp_path_factory.mktemp("matcher")
     (tmp / "empty.tflite").write_bytes(b"")
-    extra = [str(tmp / "empty.tflite"), str(tmp / "missing.h5")]
-    as_info = tmp / "pyproject.toml"
-    as_info.write_text("[tool.tflint.severity]\n" + "".join(
-        f'{rule.code} = "info"\n' for rule in load_rules()))
+    unreadable = tflint.lint([str(tmp / "empty.tflite"), str(tmp / "missing.h5")],
+                             tflint.Config())
+    result = tflint.Result([*fixtures_result.files, *unreadable.files])
+    as_info = with_severities(result, {rule.code: "info" for rule in load_rules()})
     runs = []
-    for options in (["--isolated"], ["--config", str(as_info)]):
-        text = run_tflint(*options, "--statistics", "fixtures", *extra)
-        report = run_tflint(*options, "--format", "json", "fixtures", *extra)
-        assert text.code == report.code == 2, text.err + report.err
-        runs.append((text.out, report.json()))
+    for report in (result, as_info):
+        assert report.exit_code() == 2
+        text = render_from_root(report, "text", statistics=True)
+        runs.append((text, json.loads(render_from_root(report, "json"))))
     return runs
 
 

@@ -1,16 +1,17 @@
 """Small .tflite models written with the flatbuffers builder, for cases a converter cannot make.
 
-Uses the LiteRT schema's object API (test-only: the loader never does).
+Uses the LiteRT schema's object API (test-only: the loader never does), imported
+when a model is built so that collecting the tests needs no LiteRT.
 """
 
 from __future__ import annotations
 
-import flatbuffers
-from ai_edge_litert import schema_py_generated as schema
-
 
 def single_custom_op_model(custom_code: str) -> bytes:
     """One float32 [1, 4] input, one custom op, one output."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
     model = schema.ModelT()
     model.version = 3
     opcode = schema.OperatorCodeT()
