@@ -21,8 +21,8 @@ from tflint.partition import partition, topological_order
 from tflint.registry import find_rule, load_rules
 from tflint.rule import Option, Rule
 from tflint.signature import OpSignature
-from tflint.targets import Placement, Target, get_target, load_targets
-from tflint.testing import GraphBuilder, run_rule
+from tflint.targets import Assessment, Placement, Target, get_target, load_targets
+from tflint.testing import GraphBuilder, registered_target, run_rule
 
 SEED = "seed/custom_activation.tflite"
 
@@ -306,3 +306,66 @@ def test_run_rule_on_an_in_memory_graph() -> None:
     assert [d.location.op_type for d in fallback if d.location] == ["LESS"]
     with pytest.raises(ValueError, match="must be a boolean"):
         run_rule(find_rule("TFL301"), graph, options={"integer-io": "yes"})
+
+
+# -- rules that speak per target ----------------------------------------------------------
+
+
+class _IntegerOnly(Target):
+    name = "test-integer-npu"
+    title = "TESTNPU"
+    refusal_advice = "quantize to int8"
+
+    def assess(self, graph):  # type: ignore[no-untyped-def]
+        if any(t.dtype == "float32" for t in graph.inputs):
+            return Assessment(refused="it needs a full-integer model", details={"npu": True})
+        return Assessment(details={"npu": True})
+
+    def verdict_reason(self, op: OpSignature) -> tuple[str | None, bool]:
+        return (None, False) if op.op_type == "ADD" else (f"{op.op_type} is not for us", False)
+
+
+class _NoFallback(_IntegerOnly):
+    name = "test-micro"
+    title = "TESTMICRO"
+    has_fallback = False
+
+    def assess(self, graph):  # type: ignore[no-untyped-def]
+        return Assessment()
+
+
+def _small(dtype: str) -> tflint.graph.ModelGraph:
+    g = GraphBuilder()
+    x = g.input("x", dtype, (1, 4))
+    [a] = g.op("ADD", [x, x], [("a", dtype, (1, 4))])
+    [b] = g.op("LESS", [a, x], [("b", "bool", (1, 4))])
+    g.output(b)
+    return g.build()
+
+
+def test_target_rules_name_their_target() -> None:
+    with registered_target(_IntegerOnly), registered_target(_NoFallback):
+        graph = _small("int8")
+        [finding] = run_rule(find_rule("TFL130"), graph,
+                             targets=["xnnpack", "test-integer-npu"])
+        assert finding.target == "test-integer-npu"
+        assert finding.to_dict()["target"] == finding.target
+        assert finding.message == ("on TESTNPU: LESS is not for us; 1 of 2 ops stay off it, "
+                                   "in 1 partition")
+        [micro] = run_rule(find_rule("TFL130"), graph, targets=["test-micro"])
+        assert micro.severity is Severity.ERROR and "fails to load" in micro.message
+        assert run_rule(find_rule("TFL131"), graph, targets=["test-integer-npu"]) == []
+        float_graph = _small("float32")
+        [refused] = run_rule(find_rule("TFL131"), float_graph, targets=["test-integer-npu"])
+        assert refused.message == "TESTNPU refuses this model: it needs a full-integer model"
+        assert refused.suggestion == "quantize to int8"
+        assert run_rule(find_rule("TFL130"), float_graph, targets=["test-integer-npu"]) == []
+        delegation = predict_delegation(float_graph, "test-integer-npu")
+        assert delegation.delegated == 0 and delegation.partition_count == 0
+        section = delegation.to_section(float_graph)
+        assert section["refused"] == "it needs a full-integer model" and section["npu"] is True
+        assert delegation.summary(float_graph) == (
+            "2 ops, none on TESTNPU: it needs a full-integer model")
+        assert "1 not supported by TESTMICRO" in predict_delegation(graph, "test-micro").summary(
+            graph)
+    assert "test-micro" not in load_targets()

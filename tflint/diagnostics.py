@@ -54,6 +54,8 @@ class Diagnostic:
     fix: Fix | None = None
     #: Id of the graph node the diagnostic is about, for per-node ignores.
     node_id: str | None = None
+    #: The target the finding is about, for findings that depend on where the model runs.
+    target: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,4 +67,5 @@ class Diagnostic:
             "location": None if self.location is None else self.location.to_dict(),
             "suggestion": self.suggestion,
             "fix": None if self.fix is None else self.fix.to_dict(),
+            "target": self.target,
         }

@@ -135,6 +135,7 @@ class RuleContext:
         suggestion: str | None = None,
         fix: Fix | None = None,
         severity: Severity | None = None,
+        target: str | None = None,
     ) -> Diagnostic:
         return Diagnostic(
             code=self.rule.code,
@@ -146,4 +147,5 @@ class RuleContext:
             suggestion=suggestion,
             fix=fix,
             node_id=None if node is None else node.id,
+            target=target,
         )

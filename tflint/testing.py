@@ -20,13 +20,15 @@ selected targets, Keras prediction, security scan) and typed options.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from tflint.analyses import Analyses
 from tflint.diagnostics import Diagnostic
 from tflint.graph import FileKind, Location, ModelGraph, Node, Quantization, Shape, Tensor
 from tflint.rule import Rule, RuleContext, RuleOptions, option_specs
+from tflint.targets import Target, get_target, load_targets
 
 _PACK = {"float32": "f", "float16": "e", "int32": "i", "int64": "q", "int16": "h", "int8": "b",
          "uint8": "B", "bool": "?"}
@@ -109,4 +111,22 @@ def run_rule(rule: type[Rule], graph: ModelGraph, *, options: Mapping[str, Any] 
     return list(rule().check(ctx))
 
 
-__all__ = ["GraphBuilder", "run_rule"]
+@contextmanager
+def registered_target(target: type[Target]) -> Iterator[type[Target]]:
+    """Make a target class known by its name for the duration of a test, without an entry
+    point (``--target`` and ``run_rule(targets=...)`` then find it)."""
+    targets = load_targets()
+    previous = targets.get(target.name)
+    targets[target.name] = target
+    get_target.cache_clear()
+    try:
+        yield target
+    finally:
+        if previous is None:
+            del targets[target.name]
+        else:
+            targets[target.name] = previous
+        get_target.cache_clear()
+
+
+__all__ = ["GraphBuilder", "registered_target", "run_rule"]

@@ -71,6 +71,12 @@ class Delegation:
     #: Per subgraph: its number of ops.
     ops_by_subgraph: dict[int, int] = field(default_factory=dict)
     ops: int = 0
+    #: Why the target refuses the whole model, if it does (reported once, not per op).
+    refused: str | None = None
+    #: Target-specific figures (``arena_bytes``...), merged into the json block.
+    details: dict[str, Any] = field(default_factory=dict)
+    #: False for a target whose unsupported ops make the model fail instead of falling back.
+    has_fallback: bool = True
 
     @property
     def delegated(self) -> int:
@@ -107,13 +113,18 @@ class Delegation:
             "cpu_ops": [op.to_dict() for op in self.cpu_ops(graph)],
             "allocation_fails": bool(self.claimed_failing),
             "predicted_from": "tflite",
+            **({"refused": self.refused} if self.refused else {}),
+            **self.details,
         }
 
     def summary(self, graph: ModelGraph) -> str:
         counts = Counter(graph.node(n).op_type for n in self.cpu_reasons)
         title = self.title or self.target.upper()
+        if self.refused:
+            return f"{plural(self.ops, 'op')}, none on {title}: {self.refused}"
+        where = "on CPU" if self.has_fallback else f"not supported by {title}"
         line = (f"{plural(self.ops, 'op')}, {self.delegated} on {title} in "
-                f"{plural(self.partition_count, 'partition')}, {len(self.cpu_reasons)} on CPU")
+                f"{plural(self.partition_count, 'partition')}, {len(self.cpu_reasons)} {where}")
         if counts:
             line += ": " + ", ".join(f"{op} x{n}" for op, n in counts.most_common())
         if self.claimed_failing:
@@ -125,12 +136,20 @@ class Delegation:
 def predict_delegation(graph: ModelGraph, target: str | Target) -> Delegation:
     """Where each op of ``graph`` runs on ``target``."""
     chosen = get_target(target) if isinstance(target, str) else target
-    result = Delegation(target=chosen.name, title=chosen.title, ops=len(graph))
+    result = Delegation(target=chosen.name, title=chosen.title, ops=len(graph),
+                        has_fallback=chosen.has_fallback)
     by_subgraph: dict[int, list[Node]] = {}
     for node in graph.nodes():
         by_subgraph.setdefault(node.subgraph, []).append(node)
+    assessment = chosen.assess(graph)
+    result.refused, result.details = assessment.refused, dict(assessment.details)
     graph_inputs = frozenset(t.id for t in graph.inputs)
     for subgraph, nodes in by_subgraph.items():
+        if assessment.refused:
+            result.cpu_reasons.update((node.id, assessment.refused) for node in nodes)
+            result.ops_by_subgraph[subgraph] = len(nodes)
+            result.partitions[subgraph] = []
+            continue
         signatures = {node.id: OpSignature.of(graph, node, graph_inputs) for node in nodes}
         placement = chosen.place(graph, nodes, signatures)
         result.cpu_reasons.update(placement.reasons)

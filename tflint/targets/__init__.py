@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from tflint.errors import UsageError
 from tflint.graph import ModelGraph, Node
@@ -42,6 +42,17 @@ class Placement:
     claimed_failing: set[str] = field(default_factory=set)
 
 
+@dataclass
+class Assessment:
+    """A target's view of the whole model."""
+
+    #: Why the target refuses the whole model (a float model on an integer-only NPU);
+    #: then no op runs on it, and the finding is reported once, not per op.
+    refused: str | None = None
+    #: Target-specific figures for the report (e.g. ``arena_bytes``), JSON-serializable.
+    details: dict[str, Any] = field(default_factory=dict)
+
+
 class Target:
     """Base class of every target; subclasses set the class attributes."""
 
@@ -54,11 +65,20 @@ class Target:
     #: Key of the Keras lowering table's per-op support flags for this target,
     #: or ``None`` when predictions from a Keras file are not available for it.
     keras_lowering_key: ClassVar[str | None] = None
+    #: Whether ops the target does not run fall back to the CPU (a delegate) or make the
+    #: model fail (a microcontroller runtime with no fallback).
+    has_fallback: ClassVar[bool] = True
+    #: What to do when the target refuses a whole model (shown as the finding's help).
+    refusal_advice: ClassVar[str] = ""
 
     def verdict_reason(self, op: OpSignature) -> tuple[str | None, bool]:
         """Why the target does not run ``op`` (None when it does), and whether it claims
         the op anyway and then fails to build it."""
         raise NotImplementedError
+
+    def assess(self, graph: ModelGraph) -> Assessment:
+        """Whole-model decisions and figures, made once before the ops are placed."""
+        return Assessment()
 
     def place(self, graph: ModelGraph, nodes: Sequence[Node],
               signatures: dict[str, OpSignature]) -> Placement:

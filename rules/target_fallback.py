@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from tflint.diagnostics import Diagnostic, Severity
+from tflint.rule import Rule, RuleContext
+from tflint.targets import get_target
+
+
+class TargetFallback(Rule):
+    """Op that a selected accelerator or runtime other than XNNPACK does not run.
+
+    ## What it does
+    For every target selected with `--target` (or `targets = [...]`) other than
+    XNNPACK, which TFL110 covers, reports each op of a `.tflite` model that the
+    target does not run, with the target's own constraint as the reason, and
+    the partitions the target's part of the model is cut into.  Flex and
+    custom ops are reported by TFL101 and TFL102; a model a target refuses as
+    a whole is reported once, by TFL131.
+
+    ## Why is this bad
+    On a delegate or an NPU, an op it does not run stays on the CPU: slower,
+    and every border between the accelerator and the CPU costs a copy of the
+    tensors crossing it.  On a runtime with no fallback (TFLite Micro), such
+    an op makes the model fail to load.
+
+    ## Example
+    ```
+    model.tflite:1:1: warning TFL130 on ACME NPU: LESS is not supported by ACME NPU; 2 of 5 ops stay off it, in 2 partitions (subgraph 0 / op 1 (LESS) "model/act/Less")
+    ```
+
+    ## How to fix
+    Rewrite the Keras layer that produced the op with layers the target
+    takes (the reason says which constraint failed), quantize as the target
+    needs, or choose a target that runs the op.
+    """
+
+    code = "TFL130"
+    name = "target-fallback"
+    category = "unsupported-op"
+    file_kinds = frozenset({"tflite"})
+
+    def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
+        for name in ctx.analyses.targets:
+            if name == "xnnpack":
+                continue  # TFL110, with XNNPACK-specific advice
+            delegation = ctx.analyses.delegation(name)
+            if delegation is None or delegation.refused:
+                continue
+            target = get_target(name)
+            off = len(delegation.cpu_reasons)
+            where = (f"{off} of {delegation.ops} ops stay off it, in "
+                     f"{delegation.partition_count} partition"
+                     f"{'s' if delegation.partition_count != 1 else ''}"
+                     if target.has_fallback else "the model fails to load there")
+            severity = None if target.has_fallback else Severity.ERROR
+            for node_id, reason in delegation.cpu_reasons.items():
+                node = ctx.graph.node(node_id)
+                if node.origin in ("flex", "custom"):
+                    continue
+                yield ctx.diagnostic(node, f"on {target.title}: {reason}; {where}",
+                                     severity=severity, target=name)
