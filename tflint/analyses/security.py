@@ -151,9 +151,9 @@ def classify(module: str, name: str) -> tuple[str, str] | None:
             if tuple(parts[-len(tail):]) == tail:
                 return LOADER, verb
         for part in parts[1:]:
-            verb = known.framework_members.get(part)
-            if verb is not None:
-                return UNSAFE, verb
+            member = known.framework_members.get(part)
+            if member is not None:
+                return UNSAFE, member
         return None
     return FOREIGN, ""
 
@@ -358,7 +358,7 @@ class _Walker:
                 function = resolve_object(value)
                 module, label = (function.module, function.name) if function else (None, "?")
                 found = classify(module, label) if module is not None else None
-                if found is None:
+                if module is None or found is None:
                     self.add(NAMED_FUNCTION, owner, where, label)
                 else:
                     kind_found, detail = found

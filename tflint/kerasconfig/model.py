@@ -292,8 +292,11 @@ class LayerConfig:
             return calls
         for node in nodes:
             found: list[tuple[RefKey, Any]] = []
-            rewrite_calls([node], names, lambda ref, value, found=found: found.append(
-                (ref, value)))
+
+            def collect(ref: RefKey, value: Any, found: list[tuple[RefKey, Any]] = found) -> None:
+                found.append((ref, value))
+
+            rewrite_calls([node], names, collect)
             calls.append(found)
         return calls
 
@@ -410,14 +413,18 @@ class ModelConfig:
         """Every ``(user, reference)`` of the model; ``user`` is a layer name or
         ``"<output>"`` for ``output_layers``.  Read-only."""
         found: list[tuple[str, RefKey]] = []
+
+        def collector(user: str) -> Rewrite:
+            def collect(ref: RefKey, _value: Any) -> None:
+                found.append((user, ref))
+            return collect
+
         names = self.names
         for layer in self.layers:
-            rewrite_calls(layer.raw.get("inbound_nodes"), names,
-                          lambda ref, _value, user=layer.name: found.append((user, ref)))
+            rewrite_calls(layer.raw.get("inbound_nodes"), names, collector(layer.name))
         config = self.config
         if config is not None and "output_layers" in config:
-            rewrite_io(config["output_layers"],
-                       lambda ref, _value: found.append((OUTPUT_USER, ref)))
+            rewrite_io(config["output_layers"], collector(OUTPUT_USER))
         return found
 
     def rewrite_references(self, rewrite: Rewrite) -> None:
@@ -484,7 +491,7 @@ class ModelConfig:
         self.refresh()
 
 
-def dialect_config(dialect: str, class_name: str, config: dict[str, Any]) -> dict[str, Any]:
+def dialect_config(dialect: str | None, class_name: str, config: dict[str, Any]) -> dict[str, Any]:
     """Spell a layer's arguments the way the file's Keras does."""
     out = {}
     for key, value in config.items():

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -83,6 +83,7 @@ def builtin_layers() -> dict[str, frozenset[str]]:
     return {"common": common, "keras3_ops": frozenset(data["keras3_ops"])}
 
 
+@cache
 def layer_classes(dialect: str | None) -> frozenset[str]:
     """Layer classes the Keras of ``dialect`` ships (Keras 3 adds its ``ops`` layers)."""
     known = builtin_layers()
@@ -180,12 +181,17 @@ def resolve_object(value: dict[str, Any], slot: Slot = "object",
     module = _text(value.get("module")) or None
     registered = _text(value.get("registered_name")) or None
     if class_name == FUNCTION:
-        config = value.get("config")
-        name = config if isinstance(config, str) else (registered or "?")
-        origin, builtin = _function_origin(name, module, registered, slot, dialect,
-                                           isinstance(config, str))
-        return Reference("function", name, module, registered, origin, builtin)
+        return _function(_text(value.get("config")), module, registered, slot, dialect)
     return resolve_class(value, slot, dialect)
+
+
+@lru_cache(maxsize=4096)  # configs name the same few functions over and over
+def _function(config: str | None, module: str | None, registered: str | None, slot: Slot,
+              dialect: str | None) -> Reference:
+    name = config if config is not None else (registered or "?")
+    origin, builtin = _function_origin(name, module, registered, slot, dialect,
+                                       config is not None)
+    return Reference("function", name, module, registered, origin, builtin)
 
 
 def _function_origin(name: str, module: str | None, registered: str | None, slot: Slot,
@@ -230,11 +236,14 @@ def _class_origin(class_name: str, module: str | None, has_module: bool,
 def resolve_class(value: dict[str, Any], slot: Slot = "layer",
                   dialect: str | None = None) -> Reference:
     """The class of an entry that names one (a layer entry): never a function."""
-    class_name = value.get("class_name")
-    name = class_name if isinstance(class_name, str) else "?"
-    has_module = "module" in value
-    module = _text(value.get("module")) or None
-    registered = _text(value.get("registered_name")) or None
+    return _class(_text(value.get("class_name")) or "?", "module" in value,
+                  _text(value.get("module")) or None,
+                  _text(value.get("registered_name")) or None, slot, dialect)
+
+
+@lru_cache(maxsize=4096)  # and the same few classes
+def _class(name: str, has_module: bool, module: str | None, registered: str | None,
+           slot: Slot, dialect: str | None) -> Reference:
     origin, builtin = _class_origin(name, module, has_module, registered, slot, dialect)
     return Reference("class", name, module, registered, origin, builtin)
 
