@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from tflint.schema import load_data_file
 
 DATA_DIR = Path(__file__).parent
 
 
 @cache
 def load(name: str) -> Any:
-    """A JSON data file of this folder."""
-    with (DATA_DIR / name).open(encoding="utf-8") as handle:
-        return json.load(handle)
+    """A JSON data file of this folder, checked against its ``.schema.json``
+    (:class:`tflint.schema.DataFileError` when it breaks it)."""
+    return load_data_file(DATA_DIR / name)

@@ -558,10 +558,11 @@ def load_profile(target: str = "xnnpack") -> Profile:
         expressions.append(text)
         return None
 
-    data = load_data_file(PROFILE_FILE, formats={
-        "tflint-expression": expression,
-        "tflint-option-field": lambda field: fields.append(field),  # type: ignore[func-returns-value]
-    })
+    def option_field(name: str) -> None:
+        fields.append(name)  # checked below against the defaults of this very file
+
+    data = load_data_file(PROFILE_FILE, formats={"tflint-expression": expression,
+                                                 "tflint-option-field": option_field})
     profile = Profile(data)
     options = profile.option_defaults
 
@@ -573,7 +574,9 @@ def load_profile(target: str = "xnnpack") -> Profile:
         return (prefix[:2] == "in" or prefix[:3] == "out") and number.isdigit() and (
             field in OperandNames._FIELDS)
 
-    problems = [(text, f"unknown name {name!r} in {text!r}")
+    problems = [(text, f"unknown name {name!r} in {text!r} (names: num_inputs, num_outputs, "
+                       "the fields of options_defaults, inN_/outN_ followed by "
+                       f"{'/'.join(OperandNames._FIELDS)})")
                 for text in expressions for name in sorted(check_expression(text))
                 if not known(name)]
     problems += [(field, f"option field {field!r} has no default in options_defaults")
