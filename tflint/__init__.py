@@ -10,17 +10,47 @@ Python API::
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-try:
-    __version__ = version("tflint")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0+unknown"
+if TYPE_CHECKING:
+    from tflint.config import Config
+    from tflint.diagnostics import Diagnostic, Fix, Severity
+    from tflint.engine import FileResult, Result, lint
+    from tflint.rule import Rule, RuleContext
 
-from tflint.config import Config
-from tflint.diagnostics import Diagnostic, Fix, Severity
-from tflint.engine import FileResult, Result, lint
-from tflint.rule import Rule, RuleContext
+# The public names are imported on first use: ``tflint --help`` or a worker
+# process should not pay for the engine it may never run.
+_PUBLIC = {
+    "Config": "tflint.config",
+    "Diagnostic": "tflint.diagnostics",
+    "Fix": "tflint.diagnostics",
+    "Severity": "tflint.diagnostics",
+    "FileResult": "tflint.engine",
+    "Result": "tflint.engine",
+    "lint": "tflint.engine",
+    "Rule": "tflint.rule",
+    "RuleContext": "tflint.rule",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from tflint.installed import version
+
+        # None: running from a source tree that is not installed.
+        value: Any = version("tflint") or "0.0.0+unknown"
+    elif name in _PUBLIC:
+        value = getattr(import_module(_PUBLIC[name]), name)
+    else:
+        raise AttributeError(f"module 'tflint' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_PUBLIC, "__version__"])
+
 
 __all__ = [
     "Config",
