@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import click
@@ -75,6 +74,9 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--statistics", is_flag=True, help="Count diagnostics per rule.")
 @click.option("-v", "--verbose", is_flag=True,
               help="Also print the traceback of a rule that failed.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), metavar="N",
+              help="Files linted at once (in processes) when several are given  "
+                   "[default: the number of cores; 1 with --verify and the fixer options].")
 @click.option("--verify", is_flag=True,
               help="Check the predicted delegation of .tflite files against the real LiteRT "
                    "runtime (needs the runtime extra).")
@@ -82,10 +84,12 @@ def _split(values: tuple[str, ...]) -> list[str]:
 def check(paths: tuple[str, ...], output_format: str, output: Path | None,
           select: tuple[str, ...], ignore: tuple[str, ...], targets: tuple[str, ...],
           config_path: Path | None, isolated: bool, exit_zero: bool, quiet: bool,
-          statistics: bool, verbose: bool, verify: bool, **fix_args: object) -> None:
+          statistics: bool, verbose: bool, jobs: int | None, verify: bool,
+          **fix_args: object) -> None:
     """Lint model files and folders (recursing into model files)."""
     from tflint.config import Config, find_pyproject, load_config
     from tflint.engine import lint
+    from tflint.parallel import default_jobs
     from tflint.reporters import render
 
     if not paths:
@@ -105,7 +109,10 @@ def check(paths: tuple[str, ...], output_format: str, output: Path | None,
             config.ignore = [*config.ignore, *_split(ignore)]
         if targets:
             config.targets = list(dict.fromkeys(_split(targets)))
-        result = lint(list(paths), config)
+        # --verify and the fixer need each file's graph, which workers do not send back.
+        in_process = verify or _any_given(fix_args)
+        result = lint(list(paths), config,
+                      jobs=1 if in_process else jobs or default_jobs())
         if _any_given(fix_args):  # the fixer's imports cost as much as a small lint
             from tflint.fixer.command import run_fixer
 
@@ -217,6 +224,8 @@ def _fail(message: str) -> None:
 
 def _write_atomically(path: Path, text: str) -> None:
     """Write the whole report or nothing: no partial file on failure."""
+    import tempfile
+
     folder = path.parent if str(path.parent) else Path(".")
     try:
         handle = tempfile.NamedTemporaryFile("w", dir=folder, prefix=f".{path.name}.",

@@ -17,12 +17,9 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-
-from tflint.isolation import run_isolated
 
 QUANTIZE_MODES = ("none", "dynamic", "float16", "int8")
 DEFAULT_TIMEOUT = 300.0
@@ -66,6 +63,11 @@ def missing_extra() -> str | None:
 def convert_keras(model_path: str | os.PathLike[str], output: Path,
                   options: ConvertOptions) -> Converted:
     """Convert ``model_path`` to ``output``; the file exists afterwards only on success."""
+    import tempfile
+
+    # Imported here: the CLI reads this module's constants on every run.
+    from tflint.isolation import run_isolated
+
     missing = missing_extra()
     if missing is not None:
         return Converted(error=missing)

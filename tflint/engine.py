@@ -112,15 +112,24 @@ class Result:
 
 
 def lint(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
-         config: Config | None = None) -> Result:
-    """Lint model files and folders; never raises for a bad model file."""
+         config: Config | None = None, jobs: int = 1) -> Result:
+    """Lint model files and folders; never raises for a bad model file.
+
+    With ``jobs`` > 1, several files are linted at once in worker processes;
+    the results, in the same order, then come without ``graph`` and ``analyses``.
+    """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     names = [os.fspath(p) for p in paths]
     if config is None:
         config = load_config(find_pyproject(Path(names[0]) if names else Path.cwd()))
     rules = select_rules(config)
-    return Result([lint_file(path, rules, config) for path in discover(names, config)])
+    files = list(discover(names, config))
+    if jobs > 1 and len(files) > 1:
+        from tflint.parallel import lint_files
+
+        return Result(lint_files(files, lint_file, rules, config, jobs))
+    return Result([lint_file(path, rules, config) for path in files])
 
 
 def select_rules(config: Config) -> list[type[Rule]]:

@@ -1,0 +1,84 @@
+"""Whole-process cost of a lint: one ~50 MB .tflite, and a folder of 100 of them.
+
+Side by side in one run: a bare Python start, ``tflint MODEL`` (median of
+``--repeat`` runs), TensorFlow's ``tf.lite.experimental.Analyzer`` on the same
+model, and ``tflint FOLDER`` on a folder of 100 links to the model with
+``--jobs 1`` and with one job per core, reported per file.  Run:
+    python bench/bench_startup.py [--repeat 9] [--folder-repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from models import CACHE, efficientnet_b3
+from process_timing import Timing, measure
+
+ANALYZER = ("import sys, tensorflow as tf; "
+            "tf.lite.experimental.Analyzer.analyze(model_path=sys.argv[1], gpu_compatibility=True)")
+FOLDER_SIZE = 100
+
+
+def model_folder(model: Path, count: int = FOLDER_SIZE) -> Path:
+    """A folder of ``count`` names for the model: hard links (no extra disk) or symlinks."""
+    folder = CACHE / f"folder_{count}"
+    folder.mkdir(exist_ok=True)
+    for i in range(count):
+        path = folder / f"model_{i:03d}.tflite"
+        if not path.exists():
+            try:
+                os.link(model, path)
+            except OSError:
+                path.symlink_to(model)
+    return folder
+
+
+def line(label: str, timing: Timing, per: int = 1) -> str:
+    unit = " per file" if per > 1 else ""
+    return (f"{label:<34} median {timing.median_s / per * 1000:7.1f} ms{unit} "
+            f"(min {timing.min_s / per * 1000:6.1f}), peak RSS {timing.peak_rss_mib:6.1f} MiB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=9, help="runs of the single-file lint")
+    parser.add_argument("--folder-repeat", type=int, default=3, help="runs of each folder lint")
+    parser.add_argument("--analyzer-repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    model = efficientnet_b3()
+    folder = model_folder(model)
+    tflint = [sys.executable, "-m", "tflint", "--exit-zero"]
+    from tflint.loaders import load
+    from tflint.parallel import default_jobs
+
+    ops = len(load(str(model)))
+    bare = measure([sys.executable, "-c", "pass"], repeat=args.repeat)
+    single = measure([*tflint, str(model)], repeat=args.repeat)
+    analyzer = measure([sys.executable, "-c", ANALYZER, str(model)], repeat=args.analyzer_repeat)
+    serial = measure([*tflint, "--jobs", "1", str(folder)], repeat=args.folder_repeat)
+    jobs = default_jobs()
+    parallel = measure([*tflint, "--jobs", str(jobs), str(folder)], repeat=args.folder_repeat)
+
+    print(f"date: {datetime.datetime.now().isoformat(timespec='minutes')}, "
+          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
+    print(f"model: {model.name}, {model.stat().st_size / 1e6:.1f} MB, {ops} ops; "
+          f"folder: {FOLDER_SIZE} links to it")
+    print(line("bare python -c pass", bare))
+    print(line("tflint MODEL", single))
+    print(line("TF Lite Analyzer MODEL", analyzer))
+    print(line("tflint FOLDER --jobs 1", serial, FOLDER_SIZE))
+    print(line(f"tflint FOLDER --jobs {jobs}", parallel, FOLDER_SIZE))
+    print(f"speed-up over the Analyzer: {analyzer.median_s / single.median_s:.1f}x "
+          f"(single file), {analyzer.median_s / (parallel.median_s / FOLDER_SIZE):.1f}x "
+          f"(per file in the folder)")
+
+
+if __name__ == "__main__":
+    main()
