@@ -72,14 +72,15 @@ class EdgeTpuProfile:
         spec = self.ops.get(op.op_type)
         if spec is None:
             return f"{op.op_type} is not in the {TITLE}'s supported operations"
-        for check in (self._check_static, self._check_types, self._check_rank):
+        for check in (self._check_static, self._check_types):
             problem = check(op)
             if problem:
                 return problem
+        # The op's own limitation says more than the tensor layout it also breaks.
         for limit in spec["limits"]:
             if not _LIMITS[limit["check"]](op, limit):
                 return f"{op.op_type} on the {TITLE}: {limit['text']}"
-        return None
+        return self._check_rank(op)
 
     def _check_static(self, op: OpSignature) -> str | None:
         for operand in (*op.inputs, *op.outputs):
@@ -294,6 +295,8 @@ def _profile() -> EdgeTpuProfile:
 def _float_kind(graph: ModelGraph) -> str:
     """How a model that does not compute in 8-bit integers computes."""
     nodes = list(graph.nodes())
+    if any(not t.is_constant and t.dtype == "int16" for n in nodes for t in n.inputs):
+        return "a 16x8 model (int16 activations)"
     if any(n.op_type == "DEQUANTIZE" and n.inputs and n.inputs[0].is_constant
            and n.inputs[0].dtype == "float16" for n in nodes):
         return "a float16-weight model (float32 compute)"
