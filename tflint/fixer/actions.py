@@ -26,6 +26,7 @@ from tflint.fixer.configs import (
     open_config,
 )
 from tflint.kerasconfig import LayerConfig, ModelConfig, builtin_layers
+from tflint.kerasconfig.model import OUTPUT_USER
 
 __all__ = ["ActionError", "Change", "apply_action", "describe_layer", "layer_locations"]
 
@@ -195,7 +196,7 @@ def _source_of(model: ModelConfig, act: LayerConfig, name: str,
     users = [(user, ref) for user, ref in model.references()
              if ref[0] == into and ref[1] == source[1]]
     if len(users) != 1:
-        others = sorted({"the model output" if u == "<output>" else f"'{u}'"
+        others = sorted({"the model output" if u == OUTPUT_USER else f"'{u}'"
                          for u, _ in users if u != name})
         raise ActionError(f"the output of '{into}' is also used by {', '.join(others)}")
     return source, source_value

@@ -13,7 +13,6 @@ from tflint.kerasconfig.model import (
     config_references,
     detect_dialect,
     model_kind,
-    read_model_config,
 )
 from tflint.kerasconfig.references import Reference, builtin_layers, resolve
 
@@ -30,6 +29,5 @@ __all__ = [
     "config_references",
     "detect_dialect",
     "model_kind",
-    "read_model_config",
     "resolve",
 ]

@@ -621,14 +621,6 @@ class KerasModelConfig:
         raise ConfigEditError(f"no input '{name}' in the model (inputs: {', '.join(known)})")
 
     # -- writing -------------------------------------------------------------------------------
-    def to_document(self) -> dict[str, Any]:
-        """The document, edits included, in the file's dialect."""
-        return self.document
-
     def to_json(self, indent: int | None = None) -> str:
+        """The document, edits included, in the file's dialect."""
         return json.dumps(self.document, indent=indent)
-
-
-def read_model_config(document: Any, keras_version: str | None = None) -> KerasModelConfig:
-    """Parse a model config document (``ModelFileError`` when it is not a model)."""
-    return KerasModelConfig(document, keras_version)

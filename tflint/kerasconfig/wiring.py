@@ -54,10 +54,6 @@ class TensorRef:
     shape: Shape | None = None
     dtype: str | None = None
 
-    @property
-    def key(self) -> tuple[str, int, int]:
-        return self.layer, self.node, self.tensor
-
 
 @dataclass(slots=True)
 class Call:

@@ -1,16 +1,8 @@
 """Turn a parsed Keras model config into a :class:`ModelGraph`.
 
-Three dialects are read, told apart by the Keras version and the shape of
-``inbound_nodes``:
-
-* ``keras2.0``: standalone Keras 2.0-2.3 and tf.keras before 2.4
-  (top-level ``class_name: "Model"``, Sequential configs that are a bare
-  list of layers, list-style ``inbound_nodes`` such as
-  ``[[["dense_1", 0, 0, {}]]]``);
-* ``tf.keras2``: tf.keras 2.4+ / tf_keras (``Functional``, same list style);
-* ``keras3``: ``inbound_nodes`` as ``[{"args": [...], "kwargs": {...}}]``
-  whose tensors are ``__keras_tensor__`` objects carrying ``keras_history``,
-  shape and dtype.
+The config is read by :mod:`tflint.kerasconfig` (Keras 2.0.x, tf.keras 2.x
+and Keras 3 dialects, layers, wiring, resolved class references); this
+module orders the layer calls and makes the graph of them.
 
 Every layer call becomes one :class:`Node`; ``InputLayer`` becomes no node
 but the tensor it defines (a model input).  A model used as a layer is
@@ -28,20 +20,9 @@ from typing import Any
 
 from tflint.errors import ModelFileError
 from tflint.graph import Location, ModelGraph, Node, Tensor
-from tflint.kerasconfig.model import (
-    MODEL_CLASSES,
-    WRAPPERS,
-    KerasModelConfig,
-    LayerConfig,
-    ModelConfig,
-    detect_dialect,
-    model_kind,
-)
-from tflint.kerasconfig.references import builtin_layers, policy_name
+from tflint.kerasconfig.model import KerasModelConfig, LayerConfig, ModelConfig
+from tflint.kerasconfig.references import policy_name
 from tflint.kerasconfig.wiring import TensorRef, parse_shape
-
-__all__ = ["MODEL_CLASSES", "WRAPPERS", "build_keras_graph", "builtin_layers", "detect_dialect",
-           "model_kind"]
 
 Facts = dict[str, Any]
 
