@@ -11,6 +11,8 @@ import pytest
 from conftest import ROOT, run_tflint
 from tflite_builder import single_custom_op_model
 
+pytestmark = pytest.mark.runtime
+
 DATA = json.loads((ROOT / "rules" / "data" / "custom_ops.json").read_text())
 
 

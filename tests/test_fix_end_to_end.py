@@ -24,7 +24,8 @@ import numpy as np
 import pytest
 from conftest import Run, fixture, run_tflint
 
-pytestmark = pytest.mark.tensorflow
+# Each test runs tflint --fix (and Keras) in a child process: seconds each.
+pytestmark = [pytest.mark.tensorflow, pytest.mark.slow]
 
 FOLD_PLUGIN = '''
 from tflint import Fix, Rule, Severity

@@ -689,6 +689,8 @@ def test_fix_options_that_need_others(options: dict[str, Any], message: str) -> 
         FixRequest.from_options(options).validate()
 
 
+@pytest.mark.tensorflow
+@pytest.mark.slow
 def test_cli_option_errors_and_plain_lint_unchanged(tmp_path: Path) -> None:
     model = fixture("seed/dynamic_reshape.keras")
     plain = run_tflint("--isolated", model)

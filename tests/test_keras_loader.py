@@ -317,6 +317,7 @@ def check_against_truth(path: Path, truth: dict[str, Any]) -> ModelGraph:
 
 
 @pytest.mark.tensorflow
+@pytest.mark.slow
 @pytest.mark.parametrize("name", KERAS3_FIXTURES)
 def test_keras3_fixture_matches_keras(name: str, keras3_truth: tuple[dict, Path]) -> None:
     truth, _ = keras3_truth
@@ -330,6 +331,7 @@ def test_keras3_fixture_matches_keras(name: str, keras3_truth: tuple[dict, Path]
 
 
 @pytest.mark.tensorflow
+@pytest.mark.slow
 @pytest.mark.parametrize("name", TF_KERAS_FIXTURES)
 def test_tf_keras_fixture_matches_tf_keras(name: str, tf_keras_truth: tuple[dict, Path]) -> None:
     truth, _ = tf_keras_truth
@@ -344,6 +346,7 @@ def test_tf_keras_fixture_matches_tf_keras(name: str, tf_keras_truth: tuple[dict
 
 
 @pytest.mark.tensorflow
+@pytest.mark.slow
 @pytest.mark.parametrize("name", KERAS3_EXTRA)
 def test_keras3_nested_models_match_keras(name: str, keras3_truth: tuple[dict, Path]) -> None:
     truth, folder = keras3_truth
@@ -353,6 +356,7 @@ def test_keras3_nested_models_match_keras(name: str, keras3_truth: tuple[dict, P
 
 
 @pytest.mark.tensorflow
+@pytest.mark.slow
 @pytest.mark.parametrize("name", TF_KERAS_EXTRA)
 def test_tf_keras_nested_models_match_tf_keras(
     name: str, tf_keras_truth: tuple[dict, Path]
@@ -925,6 +929,7 @@ def test_500_layer_config_loads(tmp_path: Path) -> None:
 
 
 @pytest.mark.tensorflow
+@pytest.mark.slow
 def test_layer_list_is_current() -> None:
     recorded = json.loads((ROOT / "tflint/loaders/keras_layers.json").read_text())["versions"]
     installed = {"keras": metadata.version("keras"), "tf_keras": metadata.version("tf_keras")}

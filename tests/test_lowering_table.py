@@ -129,6 +129,8 @@ def test_when_uses_features_the_predictor_computes(table: dict) -> None:
             assert key in produced, f"{entry['id']}: 'when' key {key!r} is never computed"
 
 
+@pytest.mark.tensorflow
+@pytest.mark.runtime
 def test_table_versions_are_the_installed_ones(table: dict) -> None:
     installed = {"tensorflow": metadata.version("tensorflow-cpu"),
                  "keras": metadata.version("keras"), "tf_keras": metadata.version("tf-keras"),
@@ -138,6 +140,7 @@ def test_table_versions_are_the_installed_ones(table: dict) -> None:
 
 @pytest.mark.tensorflow
 @pytest.mark.runtime
+@pytest.mark.slow
 def test_table_is_current() -> None:
     """Re-measure a subset with the installed converter and runtime; compare."""
     def start(flavor: str, ids: list[str]) -> subprocess.Popen:

@@ -190,6 +190,7 @@ def _keras_load(name: str, flavor: str, safe_mode: bool, cwd: Path) -> str:
 
 
 @pytest.mark.tensorflow
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["lambda_marker.keras", "lambda_marker.h5"])
 def test_keras_runs_the_lambda_payload_without_safe_mode(name: str, tmp_path: Path) -> None:
     linted = tmp_path / "tflint"
@@ -205,6 +206,7 @@ def test_keras_runs_the_lambda_payload_without_safe_mode(name: str, tmp_path: Pa
 
 
 @pytest.mark.tensorflow
+@pytest.mark.slow
 def test_keras_safe_mode_refuses_and_tf_keras_runs_the_h5_payload(tmp_path: Path) -> None:
     safe = tmp_path / "safe"
     safe.mkdir()

@@ -18,6 +18,7 @@ import tflint
 from tflint.reporters import FORMATS
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("output_format", FORMATS)
 def test_command_line_prints_the_in_process_report(
         output_format: str, fixtures_result: tflint.Result, fixtures_reports: dict[str, str],

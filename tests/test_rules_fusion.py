@@ -192,6 +192,7 @@ def test_cli_reports_a_fusion_finding_and_its_help() -> None:
 
 # --------------------------------------------------------------------------
 # Arrangements no converter writes, built with the fixture generator's builder
+# (which writes with LiteRT's flatbuffer schema: the runtime extra)
 # --------------------------------------------------------------------------
 
 
@@ -236,6 +237,7 @@ def codes(diagnostics: list[Diagnostic]) -> list[str]:
     return [d.code for d in diagnostics]
 
 
+@pytest.mark.runtime
 def test_hard_swish_arrangements(tmp_path: Path) -> None:
     m = Model(tmp_path)
     x = m.x
@@ -252,6 +254,7 @@ def test_hard_swish_arrangements(tmp_path: Path) -> None:
         "4 ops (ADD, RELU6, DIV, MUL)", "3 ops (ADD, MUL, DIV)"]
 
 
+@pytest.mark.runtime
 def test_int8_hard_swish_expansion_is_left_alone(tmp_path: Path) -> None:
     """XNNPACK takes int8 ADD and MUL but not int8 HARD_SWISH: no advice to switch."""
     m = Model(tmp_path)
@@ -272,6 +275,7 @@ def test_int8_hard_swish_expansion_is_left_alone(tmp_path: Path) -> None:
     assert [(d.code, d.location.name) for d in found] == [("TFL403", "out_FLOAT32")]
 
 
+@pytest.mark.runtime
 def test_gelu_variants(tmp_path: Path) -> None:
     m = Model(tmp_path)
     x = m.x
@@ -294,6 +298,7 @@ def test_gelu_variants(tmp_path: Path) -> None:
     assert "approximate=False" in found[1].suggestion
 
 
+@pytest.mark.runtime
 def test_leaky_relu_variants(tmp_path: Path) -> None:
     m = Model(tmp_path)
     x = m.x
@@ -307,6 +312,7 @@ def test_leaky_relu_variants(tmp_path: Path) -> None:
     assert "keras.layers.PReLU" in found[2].suggestion
 
 
+@pytest.mark.runtime
 def test_silu_spelled_with_a_reciprocal(tmp_path: Path) -> None:
     m = Model(tmp_path)
     x = m.x
@@ -318,6 +324,7 @@ def test_silu_spelled_with_a_reciprocal(tmp_path: Path) -> None:
     assert found[0].message.endswith("in 5 ops (MUL, EXP, ADD, DIV, MUL)")
 
 
+@pytest.mark.runtime
 def test_layer_norm_written_by_hand_in_int8(tmp_path: Path) -> None:
     m = Model(tmp_path)
     q = (0.02, 0)
@@ -335,6 +342,7 @@ def test_layer_norm_written_by_hand_in_int8(tmp_path: Path) -> None:
     assert found.message.endswith("is quantized to int8; XNNPACK takes no int8 RSQRT, SQUARE")
 
 
+@pytest.mark.runtime
 def test_activation_through_a_reshape_and_after_a_binary_op(tmp_path: Path) -> None:
     m = Model(tmp_path)
     x = m.x
@@ -351,6 +359,7 @@ def test_activation_through_a_reshape_and_after_a_binary_op(tmp_path: Path) -> N
     assert "a Subtract followed directly by a clip to [-1, 1]" in found[1].suggestion
 
 
+@pytest.mark.runtime
 def test_batch_norm_after_pooling_with_a_negative_scale(tmp_path: Path) -> None:
     m = Model(tmp_path, shape=(1, 4, 4, 2))
     pooled_shape = (1, 2, 2, 2)
@@ -373,6 +382,7 @@ def test_batch_norm_after_pooling_with_a_negative_scale(tmp_path: Path) -> None:
     assert found[1].suggestion.endswith("the result is the same")
 
 
+@pytest.mark.runtime
 def test_identity_checks_shapes_and_quantization(tmp_path: Path) -> None:
     m = Model(tmp_path)
     q_in, q_out = (0.05, 0), (0.1, 0)

@@ -185,6 +185,7 @@ def test_sincos_lambda_is_only_opaque(name: str) -> None:
     assert [u["layer"] for u in section["unknown_layers"]] == ["sincos"]
 
 
+@pytest.mark.runtime
 def test_sincos_ops_are_delegated_in_the_seed_tflite() -> None:
     from ai_edge_litert.interpreter import Interpreter
 

@@ -162,6 +162,7 @@ def unreadable_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, d
 
 # -- schema -------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_fixtures_report_is_valid_sarif(fixtures_report, schemas) -> None:
     _, log, _ = fixtures_report
     for name, schema in schemas.items():

@@ -70,6 +70,7 @@ def fixture_reports() -> dict[Path, dict[str, Any]]:
     return probe_xnnpack.runtime_reports([Path(p) for p in TFLITE_FIXTURES])
 
 
+@pytest.mark.runtime
 @pytest.mark.parametrize("path", TFLITE_FIXTURES, ids=lambda p: Path(p).name)
 def test_prediction_matches_the_runtime_on_every_fixture(
         path: str, fixture_reports: dict[Path, dict[str, Any]]) -> None:
@@ -252,6 +253,7 @@ def test_a_predicted_allocation_failure_agrees_only_with_a_delegate_failure() ->
         "allocation_fails"]
 
 
+@pytest.mark.runtime
 def test_verify_cli_reports_agreement_and_survives_a_runtime_crash(tmp_path: Path) -> None:
     crashing = tmp_path / "crash.tflite"  # the stock detection kernel segfaults on this toy model
     crashing.write_bytes(single_custom_op_model("TFLite_Detection_PostProcess"))

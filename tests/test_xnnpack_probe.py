@@ -75,11 +75,13 @@ def test_manifest_lists_every_probe_model_and_the_set_stays_small(
         assert {"ops", "partitions", "allocation_failure"} <= set(entry["runtime"])
 
 
+@pytest.mark.runtime
 def test_the_installed_runtime_is_the_one_the_manifest_records(
         manifest: dict[str, Any]) -> None:
     assert manifest["runtime"] == probe_xnnpack.runtime_version()
 
 
+@pytest.mark.runtime
 def test_the_runtime_still_does_what_the_manifest_records(
         manifest: dict[str, Any], paths: list[Path],
         reports: dict[Path, dict[str, Any]]) -> None:
@@ -89,6 +91,7 @@ def test_the_runtime_still_does_what_the_manifest_records(
     assert not drift, "\n".join(drift)
 
 
+@pytest.mark.runtime
 def test_prediction_equals_the_runtime_op_by_op_on_every_probe_model(
         paths: list[Path], reports: dict[Path, dict[str, Any]],
         predictions: dict[Path, tflint.FileResult]) -> None:
@@ -124,6 +127,7 @@ def test_ops_claimed_then_failing_are_predicted_as_allocation_failures(
                                and "is claimed by XNNPACK" in op["reason"] for op in claimed)
 
 
+@pytest.mark.runtime
 def test_a_crash_is_recorded_for_its_model_and_the_batch_carries_on(tmp_path: Path) -> None:
     crashing = tmp_path / "crash.tflite"  # the stock detection kernel segfaults on this toy model
     crashing.write_bytes(single_custom_op_model("TFLite_Detection_PostProcess"))
@@ -137,6 +141,7 @@ def test_a_crash_is_recorded_for_its_model_and_the_batch_carries_on(tmp_path: Pa
     assert probe_xnnpack.observed(reports[after])["ops"] == [{"op": "SIGN", "delegated": False}]
 
 
+@pytest.mark.runtime
 def test_check_mode_reports_agreement_and_prints_disagreements(tmp_path: Path) -> None:
     run = subprocess.run([sys.executable, str(ROOT / "scripts" / "probe_xnnpack.py"), "--check"],
                          capture_output=True, text=True, timeout=300, check=False)
