@@ -200,6 +200,7 @@ def test_only_three_innermost_dimensions_may_exceed_one():
 
 def test_dynamic_shapes_are_not_mapped():
     assert "dynamic shape" in reason(one_op("RELU", [(1, None, 8)], (1, None, 8)))
+    assert reason(one_op("RELU", [(None, 4, 4, 8)], (None, 4, 4, 8))) is None  # batch only
 
 
 def test_tensors_must_be_8_bit_quantized():
@@ -257,6 +258,8 @@ def test_convolution_needs_the_same_dilation_and_constant_weights():
 def test_fully_connected_needs_a_one_dimensional_output_and_default_weights():
     specs = [(1, 8), weights((4, 8)), bias(4)]
     assert reason(one_op("FULLY_CONNECTED", specs, (1, 4))) is None
+    assert reason(one_op("FULLY_CONNECTED", [(None, 8), weights((4, 8)), bias(4)],
+                         (None, 4))) is None
     assert "one-dimensional" in reason(one_op(
         "FULLY_CONNECTED", [(1, 3, 8), weights((4, 8)), bias(4)], (1, 3, 4),
         options={"keep_num_dims": True}))

@@ -29,7 +29,8 @@ _FLOAT_TYPES = frozenset({"float32", "float16"})
 
 
 def _dims_above_one(shape: Sequence[int | None]) -> int:
-    return sum(1 for d in shape if d is None or d > 1)
+    # Only a dynamic batch gets this far (see _check_static); it is compiled as 1.
+    return sum(1 for d in shape if d is not None and d > 1)
 
 
 def _operand(op: OpSignature, ref: str) -> OperandSignature | None:
@@ -86,7 +87,8 @@ class EdgeTpuProfile:
         for operand in (*op.inputs, *op.outputs):
             if operand is None:
                 continue
-            if operand.shape is None or any(d is None for d in operand.shape):
+            # A dynamic batch is compiled at the size stored in the file (1).
+            if operand.shape is None or any(d is None for d in operand.shape[1:]):
                 return (f"{op.op_type} has a dynamic shape ({operand.name}); the {TITLE} needs "
                         "tensor sizes fixed at compile time")
         return None
@@ -120,7 +122,7 @@ class EdgeTpuProfile:
             if operand is None or operand.is_constant or operand.shape is None:
                 continue
             outer = operand.shape[:-innermost]
-            if any(d is None or d > 1 for d in outer):
+            if any(d is not None and d > 1 for d in outer):
                 return (f"{op.op_type} on a tensor of shape {list(operand.shape)}: only the "
                         f"{innermost} innermost dimensions may be larger than 1 on the {TITLE}")
         return None
