@@ -85,6 +85,7 @@ def test_tflite_delegation_and_keras_prediction_share_the_partitioner() -> None:
 def test_topological_order_leaves_out_cycles() -> None:
     assert topological_order([[], [0], [0, 1]]) == [0, 1, 2]
     assert topological_order([[1], [0], []]) == [2]
+    assert topological_order([[0], []]) == [1]  # a node waiting for itself is a cycle
 
 
 # -- targets ------------------------------------------------------------------------------

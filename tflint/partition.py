@@ -11,13 +11,15 @@ import heapq
 from collections.abc import Sequence
 
 
-def _dependents(deps: Sequence[Sequence[int]]) -> tuple[list[int], list[list[int]]]:
+def _dependents(deps: Sequence[Sequence[int]],
+                drop_self: bool) -> tuple[list[int], list[list[int]]]:
     """How many distinct nodes each node waits for, and who waits for each node."""
     waiting = [0] * len(deps)
     dependents: list[list[int]] = [[] for _ in deps]
     for i, own in enumerate(deps):
         unique = set(own)
-        unique.discard(i)
+        if drop_self:
+            unique.discard(i)
         waiting[i] = len(unique)
         for j in unique:
             dependents[j].append(i)
@@ -27,9 +29,10 @@ def _dependents(deps: Sequence[Sequence[int]]) -> tuple[list[int], list[list[int
 def topological_order(deps: Sequence[Sequence[int]]) -> list[int]:
     """Nodes in dependency order, the lowest index first among the ready ones.
 
-    Nodes on a cycle are left out; callers compare lengths to detect one.
+    Nodes on a cycle (a node depending on itself included) are left out; callers
+    compare lengths to detect one.
     """
-    waiting, dependents = _dependents(deps)
+    waiting, dependents = _dependents(deps, drop_self=False)
     ready = [i for i, n in enumerate(waiting) if n == 0]
     heapq.heapify(ready)
     order: list[int] = []
@@ -50,9 +53,10 @@ def partition(delegated: Sequence[bool], deps: Sequence[Sequence[int]]) -> list[
     lowest-numbered ready node, whose kind (delegated or not) the epoch has,
     then every node of that kind that becomes ready, until none is left.  Each
     epoch of delegated nodes is one partition; the result lists their members
-    in the order they were taken.
+    in the order they were taken.  An op reading its own output (in-place
+    variable updates) does not wait for itself.
     """
-    waiting, dependents = _dependents(deps)
+    waiting, dependents = _dependents(deps, drop_self=True)
     ready: dict[bool, list[int]] = {True: [], False: []}
     for i, n in enumerate(waiting):
         if n == 0:

@@ -14,7 +14,6 @@ imported: ``Lambda`` code and custom classes are recorded, never resolved.
 
 from __future__ import annotations
 
-import heapq
 from collections import Counter
 from typing import Any
 
@@ -23,6 +22,7 @@ from tflint.graph import Location, ModelGraph, Node, Tensor
 from tflint.kerasconfig.model import KerasModelConfig, LayerConfig, ModelConfig
 from tflint.kerasconfig.references import policy_name
 from tflint.kerasconfig.wiring import TensorRef, parse_shape
+from tflint.partition import topological_order
 
 Facts = dict[str, Any]
 
@@ -264,8 +264,7 @@ class _Builder:
                 units.append((entry, c))
         resolved: list[list[tuple[TensorRef, int]]] = []
         width: Counter[tuple[str, int]] = Counter()
-        dependents: list[list[int]] = [[] for _ in units]
-        pending = [0] * len(units)
+        deps: list[list[int]] = [[] for _ in units]
         for u, (entry, c) in enumerate(units):
             user = f"layer '{entry.name}'"
             refs = [(ref, call_index(ref, user)) for ref in calls[entry.name][c].refs]
@@ -274,13 +273,13 @@ class _Builder:
                 key = (ref.layer, index)
                 width[key] = max(width[key], ref.tensor + 1)
                 if key in unit_of:
-                    dependents[unit_of[key]].append(u)
-                    pending[u] += 1
+                    deps[u].append(unit_of[key])
         outputs_at = [(ref, call_index(ref, "output_layers", for_io=True)) for ref in output_refs]
         for ref, index in outputs_at:
             width[(ref.layer, index)] = max(width[(ref.layer, index)], ref.tensor + 1)
 
-        order = _topological_order(dependents, pending)
+        # Keras configs list layers in a usable order, but nothing guarantees it.
+        order = topological_order(deps)
         if len(order) < len(units):
             left = sorted({units[u][0].name for u in set(range(len(units))) - set(order)})
             shown = ", ".join(f"'{n}'" for n in left[:5]) + (", ..." if len(left) > 5 else "")
@@ -315,25 +314,6 @@ class _Builder:
         tensor = tensors[ref.tensor]
         cls.learn(tensor, ref)
         return tensor
-
-
-def _topological_order(dependents: list[list[int]], pending: list[int]) -> list[int]:
-    """Kahn's algorithm, ties broken by config order; leaves out what a cycle blocks.
-
-    Keras configs list layers in a usable order, but nothing guarantees it.
-    """
-    pending = list(pending)
-    ready = [u for u, count in enumerate(pending) if count == 0]
-    heapq.heapify(ready)
-    order = []
-    while ready:
-        u = heapq.heappop(ready)
-        order.append(u)
-        for v in dependents[u]:
-            pending[v] -= 1
-            if pending[v] == 0:
-                heapq.heappush(ready, v)
-    return order
 
 
 # -- entry point ------------------------------------------------------------------------------
