@@ -20,6 +20,7 @@ import tflint.targets.profile as profile_module
 from tflint.expressions import ExpressionError, Undecided, evaluate
 from tflint.expressions import check as check_expression
 from tflint.schema import (
+    CheckedOnFirstRead,
     DataFileError,
     Invalid,
     SchemaError,
@@ -122,10 +123,17 @@ def test_shipped_file_is_valid_for_both_validators(path: Path) -> None:
     assert load_data_file(path, FORMATS) == data
 
 
+def _checked_profile() -> profile_module.Profile:
+    """The profile with every op entry checked (they are checked when first read)."""
+    profile = profile_module.load_profile()
+    assert isinstance(profile.ops, CheckedOnFirstRead)
+    profile.ops.check_all()
+    return profile
+
+
 def test_profile_loads_and_every_expression_reads_known_names() -> None:
     profile_module.load_profile.cache_clear()
-    profile = profile_module.load_profile()
-    assert "CONV_2D" in profile.ops
+    assert "CONV_2D" in _checked_profile().ops
 
 
 def test_vocabulary_documents_every_key_of_an_op_entry() -> None:
@@ -310,10 +318,39 @@ def test_load_profile_refuses_a_broken_profile_in_one_line(
         edit: Callable[[dict[str, Any]], None], expected: str) -> None:
     target = broken_profile(edit)
     with pytest.raises(DataFileError) as caught:
-        profile_module.load_profile()
+        _checked_profile()
     message = str(caught.value)
     assert message.startswith(f"{target}: {expected}")
     assert "\n" not in message
+
+
+@pytest.mark.parametrize("edit", [
+    lambda d: d["ops"]["LEAKY_RELU"].update(notess=""),
+    lambda d: d["ops"]["ABS"].pop("notes"),
+    lambda d: d["ops"].update(ABS=[]),
+    lambda d: d.update(opps={}),
+    lambda d: d["general"][0].update(flagz={}),
+])
+def test_unknown_keys_of_an_op_entry_are_found_when_the_profile_loads(
+        broken_profile: Callable[[Callable[[dict[str, Any]], None]], Path],
+        edit: Callable[[dict[str, Any]], None]) -> None:
+    broken_profile(edit)
+    with pytest.raises(DataFileError):
+        profile_module.load_profile()
+
+
+def test_an_op_entry_is_checked_when_first_read(
+        broken_profile: Callable[[Callable[[dict[str, Any]], None]], Path]) -> None:
+    target = broken_profile(lambda d: d["ops"]["PAD"]["operands"]["1"].update(statik=True))
+    profile = profile_module.load_profile()  # the entry's own keys are fine
+    assert profile.ops.get("ADD") is not None
+    unknown = r"PAD.operands\[\"1\"\]: unknown key 'statik'"
+    with pytest.raises(DataFileError, match=unknown) as caught:
+        profile.ops.get("PAD")
+    assert str(caught.value).startswith(str(target))
+    with pytest.raises(DataFileError):
+        dict(profile.ops)  # copying reads every entry
+    assert "PAD" in profile.ops.keys()  # names alone are read without a check
 
 
 @pytest.mark.parametrize("path", DATA_FILES[1:], ids=FILE_IDS[1:])
@@ -366,6 +403,17 @@ KEYWORD_CASES: list[tuple[dict[str, Any], list[Any]]] = [
                 {"if": {"properties": {"id": {"const": "b"}}},
                  "then": {"required": ["y"]}}]},
      [{"id": "a", "x": 1}, {"id": "a", "y": 1}, {"id": "b", "y": 1}, {"id": "c"}, {}, 3]),
+    # Lists of objects are first checked column by column, then in full on a failure.
+    ({"type": "array", "items": {
+        "type": "object", "required": ["a"], "additionalProperties": False, "properties": {
+            "a": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+            "b": {"type": ["string", "null"]},
+            "c": {"type": "string", "minLength": 2, "pattern": "^x"}}}},
+     [[{"a": [1]}], [{"a": [1], "b": None, "c": "xy"}], [{"a": [-1]}], [{"a": [1], "c": "x"}],
+      [{"a": [1], "c": "yy"}], [{"a": [1], "d": 1}], [{"b": "s"}], [{"a": [1]}, {"a": [True]}],
+      [{"a": [1.0]}], [{"a": [1]}, []]]),
+    ({"type": "object", "additionalProperties": {"type": "number", "maximum": 3}},
+     [{"x": 1, "y": 2.5}, {"x": 4}, {"x": "1"}, {}]),
     ({"$ref": "#/$defs/tree", "$defs": {"tree": {"type": "array", "items": {"anyOf": [
         {"type": "integer"}, {"$ref": "#/$defs/tree"}]}}}},
      [[1, [2, [3]]], [1, ["x"]], [], 1]),

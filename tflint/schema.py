@@ -21,6 +21,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from functools import cache
 from itertools import chain
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,14 @@ _KEYWORDS = frozenset({
 _INT = frozenset({int})
 _LIST = frozenset({list})
 _STR = frozenset({str})
+_DICT = frozenset({dict})
+_NUMBER = frozenset({int, float})
+#: The Python types of decoded JSON values of each type ("integer" without 1.0, which the
+#: full check accepts).
+_PYTHON_TYPES = {
+    "object": (dict,), "array": (list,), "string": (str,), "boolean": (bool,),
+    "null": (type(None),), "integer": (int,), "number": (int, float),
+}
 _OBJECT_KEYWORDS = frozenset({
     "properties", "required", "additionalProperties", "patternProperties", "propertyNames",
 })
@@ -100,16 +109,38 @@ class Validator:
         self._formats = dict(formats or {})
         self._refs: dict[str, _Check] = {}
         self._predicates: dict[int, Callable[[Any], bool] | None] = {}
-        self._check = self._compile(schema)
+        self._batches: dict[int, Callable[[list[Any]], bool] | None] = {}
+        # A schema simple enough for the yes/no check is compiled in full only to
+        # explain a failure.
+        self._quick = self._batch(schema)
+        self._full: _Check | None = None if self._quick else self._compile(schema)
+
+    def compiled(self, schema: Any) -> Callable[[Any], None]:
+        """The check of a part of this validator's schema (raises :class:`Invalid`)."""
+        return self._compile(schema)
+
+    def keys_of(self, schema: Any) -> tuple[frozenset[str] | None, frozenset[str]]:
+        """The keys an object schema allows (None: any) and the keys it requires."""
+        schema = self._resolved(schema)
+        if not isinstance(schema, dict):
+            return None, frozenset()
+        closed = schema.get("additionalProperties", True) is False and not schema.get(
+            "patternProperties")
+        allowed = frozenset(schema.get("properties", {})) if closed else None
+        return allowed, frozenset(schema.get("required", ()))
 
     def validate(self, value: Any) -> None:
         """Raise :class:`Invalid` at the first place ``value`` breaks the schema."""
-        self._check(value)
+        if self._quick is not None and self._quick([value]):
+            return
+        if self._full is None:
+            self._full = self._compile(self._root)
+        self._full(value)
 
     def errors(self, value: Any) -> str | None:
         """``PATH: problem`` for the first violation, or None."""
         try:
-            self._check(value)
+            self.validate(value)
         except Invalid as exc:
             return f"{exc.path}: {exc.message}"
         return None
@@ -230,7 +261,8 @@ class Validator:
         """``schema`` with a lone ``$ref`` followed (for the fast paths)."""
         seen = 0
         while isinstance(schema, dict) and set(schema) - _ANNOTATIONS == {"$ref"} and seen < 8:
-            schema = self._root["$defs"][self._definition_name(schema["$ref"])]
+            name = self._definition_name(schema["$ref"])
+            schema = self._root["$defs"][name]
             seen += 1
         return schema
 
@@ -283,24 +315,11 @@ class Validator:
     def _array_predicate(self, schema: dict[str, Any]) -> Callable[[Any], bool] | None:
         shortest = schema.get("minItems", 0)
         longest = schema.get("maxItems", math.inf)
-        items = self._resolved(schema.get("items", True))
-        values = self._values_predicate(items)
-        if values is not None:
-            return lambda value: (type(value) is list and shortest <= len(value) <= longest
-                                  and values(value))
-        # A list of lists of simple values (``deps``) is checked flattened.
-        if (isinstance(items, dict) and items.get("type") == "array"
-                and set(items) - _ANNOTATIONS <= {"type", "items"}):
-            inner = self._values_predicate(self._resolved(items.get("items", True)))
-            if inner is not None:
-                return lambda value: (type(value) is list and shortest <= len(value) <= longest
-                                      and set(map(type, value)) <= _LIST
-                                      and inner(list(chain.from_iterable(value))))
-        item = self._predicate(items)
-        if item is None:
+        items = self._batch(schema.get("items", True))
+        if items is None:
             return None
         return lambda value: (type(value) is list and shortest <= len(value) <= longest
-                              and all(map(item, value)))
+                              and items(value))
 
     def _object_predicate(self, schema: dict[str, Any]) -> Callable[[Any], bool] | None:
         required = frozenset(schema.get("required", ()))
@@ -314,28 +333,119 @@ class Validator:
             required <= value.keys()
             and all(predicate(value[key]) for key, predicate in checks if key in value))
 
-    def _values_predicate(self, items: Any) -> Callable[[list[Any]], bool] | None:
-        """A check of a whole list of primitive values with C-level map/set/min/max,
-        without a Python call per item; None for other item schemas."""
-        exact = _primitive_type(items)
+    def _batch(self, schema: Any) -> Callable[[list[Any]], bool] | None:
+        """A yes/no check of a whole list of values against a simple schema, column by
+        column with C-level map/set/min/max (a table of 400 entries costs a few
+        hundred calls, not a few per value); None for schemas it cannot do."""
+        schema = self._resolved(schema)
+        key = id(schema)
+        if key not in self._batches:
+            self._batches[key] = None  # a recursive schema has no batch check
+            self._batches[key] = self._new_batch(schema)
+        return self._batches[key]
+
+    def _new_batch(self, schema: Any) -> Callable[[list[Any]], bool] | None:
+        if schema is True or schema == {}:
+            return lambda values: True
+        if not isinstance(schema, dict):
+            return None
+        keywords = set(schema) - _ANNOTATIONS
+        kind = schema.get("type")
+        if keywords == {"enum"} and all(type(v) is str for v in schema["enum"]):
+            allowed = frozenset(schema["enum"])
+            return lambda values: set(map(type, values)) <= _STR and allowed.issuperset(values)
+        if isinstance(kind, list) and keywords == {"type"} and set(kind) <= set(_PYTHON_TYPES):
+            union = frozenset(t for name in kind for t in _PYTHON_TYPES[name])
+            return lambda values: set(map(type, values)) <= union
+        if kind == "string" and keywords <= {"type", "minLength", "pattern"}:
+            shortest = schema.get("minLength", 0)
+            search = re.compile(schema["pattern"]).search if "pattern" in schema else None
+            return lambda values: (
+                set(map(type, values)) <= _STR
+                and (not shortest or not values or min(map(len, values)) >= shortest)
+                and (search is None or None not in map(search, values)))
+        if kind in ("integer", "number") and keywords <= {"type", "minimum", "maximum"}:
+            low = schema.get("minimum", -math.inf)
+            high = schema.get("maximum", math.inf)
+            types = _INT if kind == "integer" else _NUMBER
+            return lambda values: (set(map(type, values)) <= types
+                                   and (not values or (low <= min(values) and max(values) <= high)))
+        if kind == "array" and keywords <= {"type", "items", "minItems", "maxItems"}:
+            return self._array_batch(schema)
+        if kind == "object" and keywords <= {"type", "properties", "required",
+                                             "additionalProperties"}:
+            return self._object_batch(schema)
+        exact = _primitive_type(schema) or (
+            {"object": dict, "array": list}.get(kind)
+            if keywords == {"type"} and isinstance(kind, str) else None)
         if exact is not None:
             types = frozenset({exact})
             return lambda values: set(map(type, values)) <= types
-        keywords = set(items) - _ANNOTATIONS if isinstance(items, dict) else set()
-        if keywords == {"type", "pattern"} and items["type"] == "string":
-            search = re.compile(items["pattern"]).search
-            return lambda values: (set(map(type, values)) <= _STR
-                                   and None not in map(search, values))
-        if keywords == {"enum"} and all(type(v) is str for v in items["enum"]):
-            allowed = frozenset(items["enum"])
-            return lambda values: set(map(type, values)) <= _STR and allowed.issuperset(values)
-        if (isinstance(items, dict) and items.get("type") == "integer"
-                and keywords <= {"type", "minimum", "maximum"}):
-            low = items.get("minimum", -math.inf)
-            high = items.get("maximum", math.inf)
-            return lambda values: (set(map(type, values)) <= _INT
-                                   and (not values or (low <= min(values) and max(values) <= high)))
         return None
+
+    def _array_batch(self, schema: dict[str, Any]) -> Callable[[list[Any]], bool] | None:
+        shortest = schema.get("minItems", 0)
+        longest = schema.get("maxItems", math.inf)
+        items = self._batch(schema.get("items", True))
+        if items is None:
+            return None
+        bounded = "minItems" in schema or "maxItems" in schema
+
+        def check(values: list[Any]) -> bool:
+            if not set(map(type, values)) <= _LIST:
+                return False
+            if bounded and values:
+                lengths = list(map(len, values))
+                if min(lengths) < shortest or max(lengths) > longest:
+                    return False
+            return items(list(chain.from_iterable(values)))
+        return check
+
+    def _object_batch(self, schema: dict[str, Any]) -> Callable[[list[Any]], bool] | None:
+        columns = []
+        for key, part in schema.get("properties", {}).items():
+            column = self._batch(part)
+            if column is None:
+                return None
+            columns.append((key, column))
+        additional_schema = schema.get("additionalProperties", True)
+        closed = additional_schema is False
+        additional = None
+        if not closed and additional_schema is not True:
+            additional = self._batch(additional_schema)
+            if additional is None:
+                return None
+        known = frozenset(schema.get("properties", {}))
+        required = frozenset(schema.get("required", ()))
+        # Required keys are read with a C-level map, the others in one pass over the values.
+        dense = [(key, column) for key, column in columns if key in required]
+        sparse = {key: column for key, column in columns if key not in required}
+        sparse_keys = frozenset(sparse)
+
+        def check(values: list[Any]) -> bool:
+            if not set(map(type, values)) <= _DICT:
+                return False
+            if required and not all(map(required.issubset, values)):
+                return False
+            if closed and not all(map(known.issuperset, values)):
+                return False
+            for key, column in dense:
+                if not column(list(map(itemgetter(key), values))):
+                    return False
+            if sparse:
+                found: dict[str, list[Any]] = {key: [] for key in sparse}
+                for value in values:
+                    for key in sparse_keys.intersection(value):
+                        found[key].append(value[key])
+                for key, column in sparse.items():
+                    if found[key] and not column(found[key]):
+                        return False
+            if additional is not None:
+                rest = [item for value in values for key, item in value.items()
+                        if key not in known]
+                return not rest or additional(rest)
+            return True
+        return check
 
     def _object_check(self, schema: dict[str, Any], typed: bool) -> _Check:
         properties = {k: self._compile(s) for k, s in schema.get("properties", {}).items()}
@@ -403,7 +513,7 @@ class Validator:
         prefix = [self._compile(s) for s in schema.get("prefixItems", ())]
         items_schema = schema.get("items", True)
         items = None if items_schema is True else self._compile(items_schema)
-        quick = self._predicate(items_schema) if items is not None else None
+        quick = self._batch(items_schema) if items is not None else None
         low = schema.get("minItems")
         high = schema.get("maxItems")
 
@@ -425,8 +535,8 @@ class Validator:
             if items is None or len(value) <= len(prefix):
                 return
             rest = value[len(prefix):] if prefix else value
-            # The common case, a list of simple values, in one pass without exceptions.
-            if quick is not None and all(map(quick, rest)):
+            # The common case, a list of simple values, checked as a whole.
+            if quick is not None and quick(rest):
                 return
             for index, item in enumerate(rest, start=len(prefix)):
                 try:
@@ -482,7 +592,8 @@ def _type_check(expected: str | list[str]) -> _Check:
 
 def _primitive_type(schema: Any) -> type | None:
     """The Python type a schema of the form ``{"type": "string"}`` is exactly."""
-    if not isinstance(schema, dict) or set(schema) - _ANNOTATIONS != {"type"}:
+    if (not isinstance(schema, dict) or set(schema) - _ANNOTATIONS != {"type"}
+            or not isinstance(schema["type"], str)):
         return None
     return {"string": str, "boolean": bool, "null": type(None)}.get(schema["type"])
 
@@ -668,19 +779,28 @@ def schema_path(data_file: Path) -> Path:
 
 
 @cache
-def _validator(schema_file: Path) -> Validator:
+def _schema(schema_file: Path) -> dict[str, Any]:
     with schema_file.open(encoding="utf-8") as handle:
-        return Validator(json.load(handle))
+        schema: dict[str, Any] = json.load(handle)
+    return schema
 
 
-def load_data_file(data_file: Path,
-                   formats: Mapping[str, FormatChecker] | None = None) -> Any:
+@cache
+def _validator(schema_file: Path) -> Validator:
+    return Validator(_schema(schema_file))
+
+
+def load_data_file(data_file: Path, formats: Mapping[str, FormatChecker] | None = None, *,
+                   lazy: str | None = None) -> Any:
     """A data file, decoded and checked against its schema.
 
     Raises :class:`DataFileError` (one line: file, JSON path, problem) when the
     file is not valid JSON or breaks its schema.  ``formats`` checks the
     strings of the schema's ``format`` values; without a checker a format is
-    only a name, as in JSON Schema.
+    only a name, as in JSON Schema.  ``lazy`` names a top-level object of
+    entries (its schema: ``additionalProperties`` holding the entry schema):
+    each entry's keys are checked now, the rest of an entry the first time it
+    is read (see :class:`CheckedOnFirstRead`).
     """
     try:
         with data_file.open(encoding="utf-8") as handle:
@@ -688,23 +808,88 @@ def load_data_file(data_file: Path,
     except json.JSONDecodeError as exc:
         raise DataFileError(data_file, f"line {exc.lineno} column {exc.colno}",
                             f"not valid JSON: {exc.msg}") from None
-    validator = (Validator(json.loads(schema_path(data_file).read_text(encoding="utf-8")),
-                           formats) if formats else _validator(schema_path(data_file)))
+    schema = _schema(schema_path(data_file))
+    entry_schema: Any = None
+    if lazy is not None:
+        entries_schema = dict(schema["properties"][lazy])
+        entry_schema = entries_schema.pop("additionalProperties")
+        schema = {**schema, "properties": {**schema["properties"], lazy: entries_schema}}
+    validator = (Validator(schema, formats) if formats or lazy is not None
+                 else _validator(schema_path(data_file)))
     try:
         validator.validate(data)
     except Invalid as exc:
         raise DataFileError(data_file, exc.path, exc.message) from None
+    if lazy is not None and type(data.get(lazy)) is dict:
+        data[lazy] = _lazily_checked(data_file, validator, lazy, data[lazy], entry_schema)
     return data
 
 
-def locate(data: Any, wanted: Any) -> str:
-    """The JSON path of the first value equal to ``wanted`` (for error messages)."""
-    stack: list[tuple[Any, list[str | int]]] = [(data, [])]
-    while stack:
-        value, location = stack.pop()
-        if type(value) is type(wanted) and value == wanted:
-            return json_path(location)
-        children = (value.items() if isinstance(value, dict)
-                    else enumerate(value) if isinstance(value, list) else ())
-        stack.extend((child, [*location, key]) for key, child in reversed(list(children)))
-    return "$"
+def _lazily_checked(data_file: Path, validator: Validator, lazy: str, entries: dict[str, Any],
+                    entry_schema: Any) -> CheckedOnFirstRead:
+    allowed, required = validator.keys_of(entry_schema)
+    for name, entry in entries.items():
+        problem = None
+        if type(entry) is not dict:
+            problem = f"expected an object, got {_describe(entry)}"
+        elif allowed is not None and not entry.keys() <= allowed:
+            problem = _unknown_key(next(k for k in entry if k not in allowed), sorted(allowed))
+        elif not required <= entry.keys():
+            problem = f"missing required key {min(required - entry.keys())!r}"
+        if problem:
+            raise DataFileError(data_file, json_path([lazy, name]), problem)
+    check_entry: list[_Check] = []
+
+    def check(name: str, entry: Any) -> None:
+        if not check_entry:
+            check_entry.append(validator.compiled(entry_schema))
+        try:
+            check_entry[0](entry)
+        except Invalid as exc:
+            raise DataFileError(data_file, json_path([lazy, name, *reversed(exc.location)]),
+                                exc.message) from None
+    return CheckedOnFirstRead(entries, check)
+
+
+class CheckedOnFirstRead(dict[str, Any]):
+    """A JSON object whose entries are validated the first time they are read
+    (``[]``, ``get``, or iterating, which checks them all): a process that
+    looks at five op entries of a profile does not pay for fifty."""
+
+    def __init__(self, entries: dict[str, Any], check: Callable[[str, Any], None]) -> None:
+        super().__init__(entries)
+        self._check = check
+        self._unchecked = set(entries)
+
+    def _read(self, key: str) -> Any:
+        value = dict.__getitem__(self, key)
+        if key in self._unchecked:
+            self._check(key, value)
+            self._unchecked.discard(key)
+        return value
+
+    def __getitem__(self, key: str) -> Any:
+        return self._read(key)
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        return self._read(key) if key in self else default
+
+    def check_all(self) -> None:
+        for key in sorted(self._unchecked):
+            self._read(key)
+
+    def __iter__(self) -> Iterator[str]:
+        self.check_all()
+        return super().__iter__()
+
+    def values(self) -> Any:
+        self.check_all()
+        return super().values()
+
+    def items(self) -> Any:
+        self.check_all()
+        return super().items()
+
+    def copy(self) -> dict[str, Any]:
+        self.check_all()
+        return dict(super().items())

@@ -18,7 +18,7 @@ from typing import Any
 
 from tflint.expressions import ExpressionError, Undecided, evaluate
 from tflint.expressions import check as check_expression
-from tflint.schema import DataFileError, load_data_file, locate
+from tflint.schema import load_data_file
 from tflint.signature import OperandSignature, OpSignature
 
 PROFILE_FILE = Path(__file__).with_name("xnnpack_ops.json")
@@ -542,29 +542,13 @@ def _safe_evaluate(expression: str, names: Mapping[str, Any]) -> Any:
 
 @cache
 def load_profile(target: str = "xnnpack") -> Profile:
-    """The target's profile, checked against ``xnnpack_ops.schema.json``; every
-    expression must parse and read only names :class:`OperandNames` provides and
-    every option field must have a default (a :class:`DataFileError` otherwise)."""
+    """The target's profile, checked against ``xnnpack_ops.schema.json`` (a
+    :class:`tflint.schema.DataFileError` otherwise): the file now, but each op entry only when
+    it is first read (its keys now).  An expression must parse and read only
+    names :class:`OperandNames` provides, an option field must have a default."""
     if target != "xnnpack":
         raise ValueError(f"no op-support profile for target {target!r}")
-    expressions: list[str] = []
-    fields: list[str] = []
-
-    def expression(text: str) -> str | None:
-        try:
-            check_expression(text)
-        except ExpressionError as exc:
-            return str(exc)
-        expressions.append(text)
-        return None
-
-    def option_field(name: str) -> None:
-        fields.append(name)  # checked below against the defaults of this very file
-
-    data = load_data_file(PROFILE_FILE, formats={"tflint-expression": expression,
-                                                 "tflint-option-field": option_field})
-    profile = Profile(data)
-    options = profile.option_defaults
+    options: dict[str, Any] = {}  # the defaults, known before any op entry is checked
 
     def known(name: str) -> bool:
         if name in ("num_inputs", "num_outputs") or name in options:
@@ -574,14 +558,25 @@ def load_profile(target: str = "xnnpack") -> Profile:
         return (prefix[:2] == "in" or prefix[:3] == "out") and number.isdigit() and (
             field in OperandNames._FIELDS)
 
-    problems = [(text, f"unknown name {name!r} in {text!r} (names: num_inputs, num_outputs, "
-                       "the fields of options_defaults, inN_/outN_ followed by "
-                       f"{'/'.join(OperandNames._FIELDS)})")
-                for text in expressions for name in sorted(check_expression(text))
-                if not known(name)]
-    problems += [(field, f"option field {field!r} has no default in options_defaults")
-                 for field in fields if field not in options]
-    if problems:
-        text, message = problems[0]
-        raise DataFileError(PROFILE_FILE, locate(data, text), message)
+    def expression(text: str) -> str | None:
+        try:
+            names = check_expression(text)
+        except ExpressionError as exc:
+            return str(exc)
+        unknown = sorted(name for name in names if not known(name))
+        if unknown:
+            return (f"unknown name {unknown[0]!r} in {text!r} (names: num_inputs, num_outputs, "
+                    "the fields of options_defaults, inN_/outN_ followed by "
+                    f"{'/'.join(OperandNames._FIELDS)})")
+        return None
+
+    def option_field(name: str) -> str | None:
+        if name in options:
+            return None
+        return f"option field {name!r} has no default in options_defaults"
+
+    data = load_data_file(PROFILE_FILE, lazy="ops", formats={
+        "tflint-expression": expression, "tflint-option-field": option_field})
+    profile = Profile(data)
+    options.update(profile.option_defaults)
     return profile
