@@ -32,6 +32,7 @@ FIXTURES = ROOT / "fixtures"
 EXTRAS = {
     "tensorflow": ("convert", ("tensorflow", "keras", "tf_keras")),
     "runtime": ("runtime", ("ai_edge_litert",)),
+    "vela": ("ethosu", ("ethosu.vela",)),
 }
 
 #: ``tflint ARGS fixtures`` from the root: what ``fixtures_result`` lints.
