@@ -33,7 +33,11 @@ EXTRAS = {
     "tensorflow": ("convert", ("tensorflow", "keras", "tf_keras")),
     "runtime": ("runtime", ("ai_edge_litert",)),
     "vela": ("ethosu", ("ethosu.vela",)),
+    "tflm": ("tflm", ("tflite_micro",)),
 }
+#: The GPU compatibility checker lives in a virtual environment of its own
+#: (TensorFlow 2.17.1, see scripts/probe_gpu.py); ``gpu_checker`` tests skip without it.
+GPU_CHECKER_VENV = Path(os.environ.get("TFLINT_GPU_CHECKER_VENV", "/work/venvs/tf217"))
 
 #: ``tflint ARGS fixtures`` from the root: what ``fixtures_result`` lints.
 FIXTURES_ARGS = ("--isolated", "fixtures")
@@ -97,6 +101,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if absent:
             skips[marker] = pytest.mark.skip(
                 reason=f"needs {', '.join(absent)}: pip install \"tflint[{extra}]\"")
+    if not (GPU_CHECKER_VENV / "bin" / "python").is_file():
+        skips["gpu_checker"] = pytest.mark.skip(
+            reason="needs the GPU compatibility checker: bash scripts/setup_gpu_checker.sh")
     for item in items:
         for marker, skip in skips.items():
             if item.get_closest_marker(marker) is not None:
