@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import shutil
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from tflint.cli import main
 from tflint.config import Config
 from tflint.engine import Result
 from tflint.parallel import default_jobs
+from tflint.registry import load_rules
 
 
 def test_jobs_give_the_same_json_report_as_one_process() -> None:
@@ -64,3 +66,9 @@ def test_verify_and_the_fixer_lint_in_one_process(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(tflint.engine, "lint", spy)
     run = CliRunner().invoke(main, ["check", "--isolated", *options, "model.tflite"])
     assert asked == [expected_jobs], run.output
+
+
+def test_rules_pickle_as_themselves() -> None:
+    """Where workers are spawned, not forked, the selected rules reach them pickled."""
+    for rule in load_rules():
+        assert pickle.loads(pickle.dumps(rule)) is rule

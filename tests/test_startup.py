@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import zlib
 from importlib import metadata
 from pathlib import Path
 
@@ -93,38 +94,45 @@ def test_indexed_rules_behave_as_their_classes() -> None:
         assert type(rule()) is real
 
 
-def _plugin_package(tmp_path: Path, index: dict | None) -> dict:
+PLUGIN_RULE = textwrap.dedent('''
+    from tflint import Rule, Severity
+
+    class TooManyLayers(Rule):
+        """Too many layers.
+
+        ## What it does
+        Counts.
+
+        ## Why is this bad
+        Slow.
+
+        ## Example
+        Five.
+
+        ## How to fix
+        Prune.
+        """
+
+        code = "ACME001"
+        name = "too-many-layers"
+        category = "model"
+        severity = Severity.INFO
+
+        def check(self, ctx):
+            yield ctx.diagnostic(None, f"{len(ctx.graph)} layers")
+    ''')
+INDEXED = {"code": "ACME001", "name": "too-many-layers", "category": "model",
+           "severity": "info", "file_kinds": ["keras", "tflite"], "fix_availability": "none",
+           "module": "too_many", "class": "TooManyLayers"}
+CHECKSUM = zlib.crc32(PLUGIN_RULE.encode())
+
+
+def _plugin_package(tmp_path: Path, index: dict | None, source: str = PLUGIN_RULE) -> dict:
     """An installed package of one rule, with the given rule index (or none)."""
     package = tmp_path / "acme_pkg"
     package.mkdir()
     (package / "__init__.py").write_text('RULE_INDEX = "rules.json"\n')
-    (package / "too_many.py").write_text(textwrap.dedent('''
-        from tflint import Rule, Severity
-
-        class TooManyLayers(Rule):
-            """Too many layers.
-
-            ## What it does
-            Counts.
-
-            ## Why is this bad
-            Slow.
-
-            ## Example
-            Five.
-
-            ## How to fix
-            Prune.
-            """
-
-            code = "ACME001"
-            name = "too-many-layers"
-            category = "model"
-            severity = Severity.INFO
-
-            def check(self, ctx):
-                yield ctx.diagnostic(None, f"{len(ctx.graph)} layers")
-        '''))
+    (package / "too_many.py").write_text(source)
     if index is not None:
         (package / "rules.json").write_text(json.dumps(index))
     dist = tmp_path / "acme_pkg-1.0.dist-info"
@@ -134,37 +142,47 @@ def _plugin_package(tmp_path: Path, index: dict | None) -> dict:
     return {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
 
 
-GOOD_INDEX = {"modules": ["too_many"], "rules": [{
-    "code": "ACME001", "name": "too-many-layers", "category": "model", "severity": "info",
-    "file_kinds": ["keras", "tflite"], "fix_availability": "none", "module": "too_many",
-    "class": "TooManyLayers"}]}
+def _lint_with_plugin(env: dict) -> tuple[int, str, str]:
+    run = run_tflint("--isolated", "--select", "ACME", fixture("seed/lambda_sincos.tflite"),
+                     env=env)
+    return run.code, run.out, run.err
 
 
 def test_a_plugin_package_with_an_index_is_loaded_lazily(tmp_path: Path) -> None:
-    env = _plugin_package(tmp_path, GOOD_INDEX)
-    run = run_tflint("--isolated", "--select", "ACME", fixture("seed/lambda_sincos.tflite"),
-                     env=env)
-    assert run.code == 1 and "info ACME001 5 layers" in run.out
+    env = _plugin_package(tmp_path, {"modules": {"too_many": CHECKSUM}, "rules": [INDEXED]})
+    code, out, _ = _lint_with_plugin(env)
+    assert code != 2 and "info ACME001 5 layers" in out
     assert "ACME001  too-many-layers" in run_tflint("rules", env=env).out
 
 
-def test_a_stale_index_is_an_error_naming_it(tmp_path: Path) -> None:
-    stale = json.loads(json.dumps(GOOD_INDEX))
-    stale["rules"][0]["category"] = "fusion"
-    env = _plugin_package(tmp_path, stale)
-    run = run_tflint("--isolated", "--select", "ACME", fixture("seed/lambda_sincos.tflite"),
-                     env=env)
-    assert run.code == 2 and "rules.json is out of date" in run.err
-    assert "'fusion'" in run.err and "Traceback" not in run.err
+def test_an_indexed_rule_for_another_file_kind_is_never_imported(tmp_path: Path) -> None:
+    source = PLUGIN_RULE + "\nraise RuntimeError('imported')\n"
+    index = {"modules": {"too_many": zlib.crc32(source.encode())},
+             "rules": [{**INDEXED, "file_kinds": ["keras"]}]}
+    code, out, err = _lint_with_plugin(_plugin_package(tmp_path, index, source))
+    assert code == 0 and "ACME001" not in out, err
 
 
-@pytest.mark.parametrize("index", [None, {"modules": ["other"], "rules": []}, {"rules": 3}])
-def test_a_missing_or_unmatched_index_falls_back_to_importing(tmp_path: Path,
-                                                             index: dict | None) -> None:
-    env = _plugin_package(tmp_path, index)
-    run = run_tflint("--isolated", "--select", "ACME", fixture("seed/lambda_sincos.tflite"),
-                     env=env)
-    assert run.code == 1 and "info ACME001 5 layers" in run.out
+def test_an_index_disagreeing_with_an_unchanged_module_is_an_error(tmp_path: Path) -> None:
+    stale = {**INDEXED, "category": "fusion"}
+    env = _plugin_package(tmp_path, {"modules": {"too_many": CHECKSUM}, "rules": [stale]})
+    code, _, err = _lint_with_plugin(env)
+    assert code == 2 and "rules.json is out of date" in err
+    assert "'fusion'" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("index", [
+    None,
+    {"modules": {"too_many": CHECKSUM + 1}, "rules": [{**INDEXED, "category": "fusion"}]},
+    {"modules": {"too_many": CHECKSUM, "other": 1}, "rules": []},
+    {"modules": ["too_many"], "rules": [INDEXED]},
+    {"rules": 3},
+])
+def test_a_missing_or_outdated_index_falls_back_to_importing(tmp_path: Path,
+                                                            index: dict | None) -> None:
+    """An index is trusted only while every module's source is the one it was written from."""
+    code, out, err = _lint_with_plugin(_plugin_package(tmp_path, index))
+    assert code != 2 and "info ACME001 5 layers" in out, err
 
 
 def _as_tuples(entries: object) -> list[tuple[str, str, str]]:

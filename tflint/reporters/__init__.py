@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from importlib import import_module
+from typing import TYPE_CHECKING
 
-from tflint.engine import Result
+if TYPE_CHECKING:
+    from tflint.engine import Result
 
 FORMATS = ("text", "json", "sarif", "github")
 
