@@ -133,6 +133,9 @@ def elementwise_cases() -> None:
           [Spec("i16", S4, scale=[0.05], zero_point=[5]), qs16(S4)], [qs16(S4)], options=opts)
     built("ADD", "fused_relu", "int8 with fused RELU", [qs8(S4), qs8(S4)], [qs8(S4)],
           options=("AddOptions", {"fusedActivationFunction": "RELU"}))
+    built("MUL", "qs8_constant_scalar", "int8 times a constant int8 scalar",
+          [qs8(S4), Spec("i8", [], data=[3], scale=[0.05], zero_point=[0])], [qs8(S4)],
+          options=("MulOptions", {}))
     built("ADD", "i64", "int64", [plain("i64", S4)] * 2, [plain("i64", S4)], options=opts)
     built("ADD", "scalar", "int8 scalars", [qs8([]), qs8([])], [qs8([])], options=opts)
     for op in ("MAXIMUM", "MINIMUM"):
@@ -184,6 +187,9 @@ def unary_cases() -> None:
           options=("SoftmaxOptions", {"beta": 1.0}))
     built("SOFTMAX", "qs8_hw_65535", "int8, H*W = 65535",
           [qs8([1, 65535, 2])], [qs8([1, 65535, 2], 1 / 256, -128)],
+          options=("SoftmaxOptions", {"beta": 1.0}))
+    built("SOFTMAX", "qs8_hw_70000", "int8, H*W = 70000",
+          [qs8([1, 280, 250, 2])], [qs8([1, 280, 250, 2], 1 / 256, -128)],
           options=("SoftmaxOptions", {"beta": 1.0}))
     built("LOG_SOFTMAX", "qs8", "int8", [qs8([1, 16])], [qs8([1, 16], 16 / 256, 127)])
 
@@ -244,10 +250,6 @@ def conv_cases() -> None:
     # 65600 input channels of weight 127: the absolute weight sum 8331200 > 127 * 65536
     conv("weight_sum_over", "int8, sum of absolute weights 8331200 per output channel",
          qs8([1, 1, 1, 65600]), filled("i8", [1, 1, 1, 65600], 127), bias32([1], 0.001),
-         qs8([1, 1, 1, 1], 0.5), padding="VALID")
-    conv("weight_sum_under", "int8, sum of absolute weights 8321000 per output channel",
-         qs8([1, 1, 1, 65600]), Spec("i8", [1, 1, 1, 65600], data=[127] * 65500 + [20] * 100,
-                                    scale=[0.02], zero_point=[0]), bias32([1], 0.001),
          qs8([1, 1, 1, 1], 0.5), padding="VALID")
     conv("qs16_weight_sum_over", "int16x8, sum of absolute weights 8331200",
          qs16([1, 1, 1, 65600]), filled("i8", [1, 1, 1, 65600], 127),
@@ -372,6 +374,10 @@ def reduce_cases() -> None:
           [qs8([1, 8, 8, 16]), plain("i32", [2])], [qs8([1, 1, 1, 16])], options=mean)
     built("MEAN", "qs8_axis_4096", "int8, reduced axis of 4096",
           [qs8([1, 1, 4096, 4]), ints(2)], [qs8([1, 1, 1, 4])], options=mean)
+    built("MEAN", "qs8_axis_5000", "int8, reduced axis of 5000",
+          [qs8([1, 1, 5000, 4]), ints(2)], [qs8([1, 1, 1, 4])], options=mean)
+    built("MEAN", "qs8_scalar_axis", "int8 over the channels, scalar axis",
+          [qs8([1, 8, 1, 16]), const("i32", [], 3)], [qs8([1, 8, 1, 1])], options=mean)
     built("MEAN", "qs16_70000", "int16, 70000 reduced elements",
           [qs16([1, 250, 280, 1]), ints(1, 2)], [qs16([1, 1, 1, 1])], options=mean)
     built("MEAN", "f32", "float32", [f32(1, 8, 8, 16), ints(1, 2)], [f32(1, 1, 1, 16)],
@@ -438,6 +444,9 @@ def shape_cases() -> None:
           options=("SplitOptions", {"numSplits": 2}))
     built("SPLIT", "qs8_num_splits_mismatch", "int8, num_splits 3 with 2 outputs",
           [ints(3), qs8(S4)], [qs8([1, 4, 4, 4])] * 2, options=("SplitOptions", {"numSplits": 3}))
+    built("SPLIT", "qs8_scalar_axis", "int8 in 2, scalar axis",
+          [const("i32", [], 3), qs8(S4)], [qs8([1, 4, 4, 4])] * 2,
+          options=("SplitOptions", {"numSplits": 2}))
     built("SPLIT_V", "qs8", "int8 in 2", [qs8(S4), ints(2, 6), ints(3)],
           [qs8([1, 4, 4, 2]), qs8([1, 4, 4, 6])], options=("SplitVOptions", {"numSplits": 2}))
     built("SLICE", "qs8", "int8", [qs8(S4), ints(0, 1, 1, 0), ints(1, 2, 2, 8)],
@@ -469,6 +478,9 @@ def shape_cases() -> None:
           [qs8(S4), const("i32", [4, 2], [0, 0, 0, 0, 0, 0, 1, 1])], [qs8([1, 4, 4, 10])])
     built("PADV2", "qs8", "int8", [qs8(S4), const("i32", [4, 2], [0, 0, 1, 1, 1, 1, 0, 0]),
                                    qs8([])], [qs8([1, 6, 6, 8])])
+    built("PADV2", "qs8_constant_value", "int8, constant pad value",
+          [qs8(S4), const("i32", [4, 2], [0, 0, 1, 1, 1, 1, 0, 0]),
+           Spec("i8", [], data=[0], scale=[0.05], zero_point=[0])], [qs8([1, 6, 6, 8])])
     built("MIRROR_PAD", "qs8", "int8 REFLECT",
           [qs8(S4), const("i32", [4, 2], [0, 0, 1, 1, 1, 1, 0, 0])], [qs8([1, 6, 6, 8])],
           options=("MirrorPadOptions", {"mode": 0}))

@@ -110,8 +110,9 @@ def _feature_map_dtypes(op: OpSignature, check: dict[str, Any], params: list[int
 
 def _static_shape(op: OpSignature, check: dict[str, Any], params: list[int]) -> str | None:
     for role, tensor in _feature_maps(op, params):
-        if tensor.shape is None or len(tensor.shape) == 0:
-            return f"has a scalar or unknown-rank {role}"
+        # A constant scalar is broadcast; a run-time one has no shape Vela can tile.
+        if not tensor.is_constant and (tensor.shape is None or len(tensor.shape) == 0):
+            return f"has a run-time scalar or unknown-rank {role}"
     return None
 
 
@@ -526,6 +527,13 @@ def _never(op: OpSignature, check: dict[str, Any], params: list[int]) -> str | N
     return "reverses an axis"
 
 
+def _softmax_area(op: OpSignature, check: dict[str, Any], params: list[int]) -> str | None:
+    _, height, width, _ = _nhwc(_input(op, 0))[-4:]
+    if height * width > check["max"]:
+        return f"has an input of {height}x{width} (height x width {height * width})"
+    return None
+
+
 def _gather_axis(op: OpSignature, check: dict[str, Any], params: list[int]) -> str | None:
     axis, batch_dims = op.options.get("axis", 0), op.options.get("batch_dims", 0)
     rank = len(_shape(_input(op, 0)))
@@ -550,7 +558,7 @@ CHECKS: dict[str, Check] = {
     "matching_quantization": _matching_quantization, "positive_strides": _positive_strides,
     "max_rank": _max_rank, "transpose_u55": _transpose_u55, "ifm_dtypes": _ifm_dtypes,
     "resize_u55": _resize_u55, "resize_u85": _resize_u85, "never": _never,
-    "gather_axis": _gather_axis,
+    "gather_axis": _gather_axis, "softmax_area": _softmax_area,
 }
 
 
