@@ -137,15 +137,6 @@ class Validator:
             self._full = self._compile(self._root)
         self._full(value)
 
-    def errors(self, value: Any) -> str | None:
-        """``PATH: problem`` for the first violation, or None."""
-        try:
-            self.validate(value)
-        except Invalid as exc:
-            return f"{exc.path}: {exc.message}"
-        return None
-
-    # -- compilation ---------------------------------------------------------------------
     def _compile(self, schema: Any) -> _Check:
         if schema is True or schema == {}:
             return _accept
