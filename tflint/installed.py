@@ -15,10 +15,9 @@ import os
 import re
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import cache, reduce
 from importlib import import_module
-from typing import Any
+from typing import Any, NamedTuple
 
 _METADATA_SUFFIXES = (".dist-info", ".egg-info")
 _ENTRY_POINT_VALUE = re.compile(
@@ -26,8 +25,7 @@ _ENTRY_POINT_VALUE = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class EntryPoint:
+class EntryPoint(NamedTuple):
     """One entry point: ``name = value`` in the section ``group`` of ``entry_points.txt``."""
 
     name: str

@@ -26,10 +26,9 @@ import os
 import pkgutil
 import re
 import zlib
-from dataclasses import dataclass
 from functools import cache
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 from tflint.diagnostics import CATEGORIES, Severity
 from tflint.errors import UsageError
@@ -45,8 +44,7 @@ class PluginError(UsageError):
     """A rule plugin is broken (bad code, unknown category, import failure)."""
 
 
-@dataclass(frozen=True)
-class RuleDoc:
+class RuleDoc(NamedTuple):
     summary: str
     sections: dict[str, str]
 
