@@ -22,7 +22,7 @@ import tflint_rules
 from conftest import ROOT, fixture, run_tflint
 
 from tflint import installed
-from tflint.registry import IndexedRule, load_rules, parse_doc, rule_index
+from tflint.registry import IndexedRule, load_rules, parse_doc, rule_class, rule_index
 from tflint.rule import option_specs
 
 INDEX = Path(tflint_rules.__file__).parent / tflint_rules.RULE_INDEX
@@ -84,7 +84,8 @@ def test_indexed_rules_behave_as_their_classes() -> None:
     assert rules and all(isinstance(rule, IndexedRule) for rule in rules
                          if rule.__module__.startswith("tflint_rules."))
     for rule in rules:
-        real = rule.real() if isinstance(rule, IndexedRule) else rule
+        real = rule_class(rule)
+        assert not isinstance(real, IndexedRule)
         assert (rule.__module__, rule.__qualname__) == (real.__module__, real.__qualname__)
         for attr in ("code", "name", "category", "severity", "file_kinds", "fix_availability",
                      "options", "check", "__doc__"):

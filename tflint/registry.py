@@ -28,7 +28,7 @@ import re
 import zlib
 from functools import cache
 from types import ModuleType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from tflint.diagnostics import CATEGORIES, Severity
 from tflint.errors import UsageError
@@ -160,16 +160,17 @@ class IndexedRule(type):
 
     def __getattribute__(cls, attr: str) -> Any:
         if attr in _INDEXED_FIELDS or (attr.startswith("__") and attr != "__doc__") or (
-                attr.startswith("_rule_") or attr in ("_index_path", "real")):
+                attr.startswith("_rule_") or attr == "_index_path"):
             return type.__getattribute__(cls, attr)
-        return getattr(cls.real(), attr)
+        return getattr(_real_rule(cls), attr)
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-        return cls.real()(*args, **kwargs)
+        return _real_rule(cls)(*args, **kwargs)
 
-    def real(cls) -> type[Rule]:
-        """The rule class itself, its module imported on the first call."""
-        return _real_rule(cls)
+
+def rule_class(rule: type[Rule]) -> type[Rule]:
+    """The class a rule of :func:`load_rules` stands for, its module imported if need be."""
+    return _real_rule(cast(IndexedRule, rule)) if isinstance(rule, IndexedRule) else rule
 
 
 def _pickle_indexed_rule(rule: IndexedRule) -> tuple[Any, tuple[str]]:
