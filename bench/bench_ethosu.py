@@ -44,10 +44,70 @@ def predict(path: Path, config: str) -> tuple[list[bool], int, float, bool]:
     return flags, delegation.partition_count, seconds, delegation.refused is not None
 
 
+def mlia_placement(mlia: Path, path: Path, config: str) -> tuple[list[bool], float] | None:
+    """MLIA's placement (NPU flags by operator index) and its wall time, or None."""
+    import json
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as out:
+        started = time.perf_counter()
+        proc = subprocess.run([str(mlia), "check", str(path), "-t", config, "--compatibility",
+                               "--json", "--noninteractive", "--out-dir", out],
+                              capture_output=True, text=True, timeout=600)
+        seconds = time.perf_counter() - started
+    try:
+        report = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        return None
+    placed: dict[int, bool] = {}
+
+    def walk(item: object) -> None:
+        if isinstance(item, dict):
+            if item.get("kind") == "source_operator":
+                attributes = item.get("attributes", {})
+                if attributes.get("subgraph_index", 0) == 0:
+                    placed[attributes["operator_index"]] = item.get("placement") == "NPU"
+            for value in item.values():
+                walk(value)
+        elif isinstance(item, list):
+            for value in item:
+                walk(value)
+
+    walk(report)
+    return [placed.get(i, False) for i in range(len(placed))], seconds
+
+
+def compare_mlia(mlia: Path, paths: list[Path], configs: list[str],
+                 truth: dict[tuple[Path, str], dict]) -> None:
+    """MLIA's compatibility check (its Vela backend) against Vela's compiled output."""
+    for config in configs:
+        ops = agree = 0
+        times: list[float] = []
+        for path in paths:
+            seen = truth[(path, config)]
+            result = mlia_placement(mlia, path, config)
+            if "error" in seen or result is None:
+                continue
+            flags, seconds = result
+            vela_flags = [op["npu"] for op in seen["ops"] if op["subgraph"] == 0]
+            if len(flags) != len(vela_flags):
+                continue
+            times.append(seconds)
+            ops += len(flags)
+            agree += sum(a == b for a, b in zip(flags, vela_flags, strict=True))
+        if ops:
+            print(f"\n[mlia] {config}: {len(times)} models, ops placed as Vela places them "
+                  f"{agree}/{ops} = {agree / ops:.2%}, median {statistics.median(times):.2f} s "
+                  "per model (process included)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", default="ethos-u55-128,ethos-u85-256")
     parser.add_argument("--no-probes", action="store_true", help="zoo models only")
+    parser.add_argument("--mlia", type=Path, help="also compare Arm's MLIA (path to its mlia "
+                        "command, e.g. /work/venvs/mlia/bin/mlia) on the zoo models")
     args = parser.parse_args(argv)
     configs = args.configs.split(",")
     zoo = sorted(p for p in ZOO.glob("*.tflite")
@@ -98,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"Vela/tflint total {sum(theirs) / sum(ours):.0f}x")
             for line in misses:
                 print(f"  differs: {line}")
+    if args.mlia:
+        compare_mlia(args.mlia, zoo, configs, truth)
     return 0
 
 
