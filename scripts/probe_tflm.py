@@ -156,6 +156,15 @@ def runtime_reports(paths: Sequence[Path], workers: int = 2,
     return results
 
 
+def _feed(stream: Any, paths: list[Path]) -> None:
+    try:
+        for path in paths:
+            stream.write(f"{path}\n")
+        stream.close()
+    except BrokenPipeError:
+        pass  # the child died; the runner restarts it with the rest
+
+
 def _run_chunk(paths: list[Path], stall_timeout: float) -> dict[Path, dict[str, Any]]:
     results: dict[Path, dict[str, Any]] = {}
     pending = list(paths)
@@ -164,8 +173,10 @@ def _run_chunk(paths: list[Path], stall_timeout: float) -> dict[Path, dict[str, 
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL, text=True)
         assert proc.stdin is not None and proc.stdout is not None
-        proc.stdin.write("".join(f"{p}\n" for p in pending))
-        proc.stdin.close()
+        # Fed from a thread: with many models both pipes fill, and a blocking write
+        # here would wait on a child waiting for its reports to be read.
+        feeder = threading.Thread(target=_feed, args=(proc.stdin, list(pending)), daemon=True)
+        feeder.start()
         # A model that hangs the runtime is killed after stall_timeout without output.
         watchdog = threading.Timer(stall_timeout, proc.kill)
         watchdog.start()
