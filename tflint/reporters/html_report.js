@@ -365,7 +365,7 @@
       g.appendChild(el("svg:rect", { class: "body", width: b.w, height: b.h, rx: "6", fill, stroke }));
       g.appendChild(el("svg:text", { class: "op", x: "8", y: "15" }, shorten(node.op, 21)));
       const last = (node.name || "").split(";")[0].split("/").filter(Boolean).slice(-2).join("/");
-      g.appendChild(el("svg:text", { class: "sub", x: "8", y: "29" }, shorten(last || node.id, 24)));
+      g.appendChild(el("svg:text", { class: "sub", x: "8", y: "29" }, shorten(last || node.id, 22)));
       if (this.placeOf(i) >= 1 && this.current.partitions.length > 1) {
         g.appendChild(el("svg:text", { class: "sub", x: String(b.w - 6), y: "15", "text-anchor": "end" },
           "P" + this.placeOf(i)));
@@ -475,10 +475,11 @@
         list.appendChild(li);
       };
       const count = (p) => t.place.filter((x) => x === p).length;
+      const ops = (n) => `${n} op${n === 1 ? "" : "s"}`;
       t.partitions.slice(0, 24).forEach((size, k) =>
-        entry(k + 1, t.partitions.length > 1 ? `P${k + 1}: ${size} ops` : `${t.title}: ${size} ops`));
+        entry(k + 1, t.partitions.length > 1 ? `P${k + 1}: ${ops(size)}` : `${t.title}: ${ops(size)}`));
       if (t.partitions.length > 24) list.appendChild(el("li", {}, `… ${t.partitions.length - 24} more partitions`));
-      entry(0, `CPU: ${count(0)} ops`);
+      entry(0, `CPU: ${ops(count(0))}`);
       if (count(-1)) entry(-1, `removed: ${count(-1)}`);
       if (count(-2)) entry(-2, `not predicted: ${count(-2)}`);
       box.appendChild(list);
@@ -630,6 +631,8 @@
   }
   document.querySelectorAll(".file-tab").forEach((tab) =>
     tab.addEventListener("click", () => showFile(Number(tab.dataset.fileIndex))));
+  const picker = document.querySelector(".file-select");
+  if (picker) picker.addEventListener("change", () => showFile(Number(picker.value)));
   window.tflintReport = { views, showFile };
   if (sections.length) showFile(0);
   document.body.dataset.ready = "1";

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from tflint.graph import ModelGraph, Tensor
 
 SEVERITIES = ("error", "warning", "info")
+#: Beyond this many files, a drop-down list picks the file shown.
+_MOST_FILE_TABS = 12
 
 
 def render(result: Result, **_: object) -> str:
@@ -47,9 +49,14 @@ def render(result: Result, **_: object) -> str:
     sections = "\n".join(_section(index, file, placements)
                          for index, (file, (placements, _)) in enumerate(
                              zip(result.files, files, strict=True)))
-    tabs = "".join(
-        f'<button class="file-tab" data-file-index="{i}" title="{_e(f.path)}">'
-        f'{_e(f.path.rsplit("/", 1)[-1])}</button>' for i, f in enumerate(result.files))
+    if len(result.files) <= _MOST_FILE_TABS:
+        tabs = "".join(
+            f'<button class="file-tab" data-file-index="{i}" title="{_e(f.path)}">'
+            f'{_e(f.path.rsplit("/", 1)[-1])}</button>' for i, f in enumerate(result.files))
+    else:
+        tabs = ('<select class="file-select" aria-label="model file">' + "".join(
+            f'<option value="{i}">{_e(f.path)}</option>' for i, f in enumerate(result.files))
+            + "</select>")
     totals = " ".join(
         f'<span class="sev sev-{s}"><span id="total-{s}" data-severity-count="{s}">'
         f'{severities.get(s, 0)}</span> {s}{"s" if severities.get(s, 0) != 1 else ""}</span>'
@@ -211,10 +218,10 @@ def _viewer(file: FileResult, placements: list[TargetPlacement]) -> str:
         '<button class="zoom-in" title="zoom in">+</button>'
         '<button class="zoom-fit" title="fit the width">fit</button></div>'
         '<div class="viewer-body"><div class="canvas"></div>'
-        '<aside class="side"><div class="legend"></div><div class="islands"></div>'
+        '<aside class="side"><div class="legend"></div>'
         '<div class="details"><p class="hint">Click an op for its details.</p></div>'
         f'<h3>Findings ({len(file.diagnostics)})</h3><ol class="findings">{findings}</ol>'
-        '</aside></div></div>')
+        '<div class="islands"></div></aside></div></div>')
 
 
 def _asset(name: str) -> str:

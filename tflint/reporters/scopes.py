@@ -139,7 +139,9 @@ def _clustered(items: list[_Item]) -> list[_Item]:
             item.children = _clustered(item.children)
     if len(items) <= MAX_ITEMS:
         return items
-    clusters = _by_prefix(items) or _by_runs(items)
+    clusters = _by_prefix(items) or items
+    if len(clusters) > MAX_ITEMS:
+        clusters = _by_runs(clusters)
     return [_clustered_group(c) if c.node is None else c for c in clusters]
 
 
@@ -151,7 +153,8 @@ def _clustered_group(group: _Item) -> _Item:
 
 def _by_prefix(items: list[_Item]) -> list[_Item] | None:
     """Items gathered by the first k words of their names, for the k giving the most
-    readable count of compact clusters; None when no k does."""
+    readable count of compact clusters; None when no k does.  There may be more than
+    MAX_ITEMS clusters (48 ``layer_<n>`` blocks): runs then gather them."""
     ideal = min(MAX_ITEMS, max(4.0, math.sqrt(len(items)) * 1.2))
     rank = {id(item): r for r, item in enumerate(sorted(items, key=lambda i: i.first))}
     best: tuple[float, dict[str, list[_Item]], int] | None = None
@@ -161,7 +164,7 @@ def _by_prefix(items: list[_Item]) -> list[_Item] | None:
             clusters.setdefault("_".join(_WORD.findall(item.key)[:words]) or item.key,
                                 []).append(item)
         count = len(clusters)
-        if not 2 <= count <= MAX_ITEMS or count == len(items):
+        if not 2 <= count <= 0.7 * len(items):
             continue
         if max(len(c) for c in clusters.values()) > 0.6 * len(items):
             continue
@@ -176,7 +179,7 @@ def _by_prefix(items: list[_Item]) -> list[_Item] | None:
         return None
     return [members[0] if len(members) == 1 else
             _Item(prefix, min(m.first for m in members), max(m.last for m in members),
-                  label=f"{prefix}*", title=f"names starting with {prefix}",
+                  label=f"{prefix}…", title=f"names starting with {prefix}",
                   children=members)
             for prefix, members in best[1].items()]
 
@@ -190,8 +193,12 @@ def _by_runs(items: list[_Item]) -> list[_Item]:
     for start in range(0, len(ordered), size):
         members = ordered[start:start + size]
         first, last = min(m.first for m in members), max(m.last for m in members)
+        if members[0].node is None and members[-1].node is None:
+            label = f"{members[0].label.rstrip('…')} – {members[-1].label.rstrip('…')}"
+        else:
+            label = f"ops {first}–{last}"
         result.append(members[0] if len(members) == 1 else
-                      _Item(f"ops {first}-{last}", first, last, label=f"ops {first}–{last}",
+                      _Item(label, first, last, label=label,
                             title=f"ops {first} to {last} in execution order",
                             children=members))
     return result
