@@ -16,7 +16,11 @@ class ForeignModule(Rule):
     `module` is outside `keras`, `tensorflow` and `tf_keras` (and the Keras
     packages `keras_hub`, `keras_cv`, `keras_nlp` that Keras itself allows),
     wherever it is nested in the config, including the training config of
-    an `.h5` file.
+    an `.h5` file.  A module defined in the project's own source (the
+    `--source` folders, `source = [...]` in `[tool.tflint]`, default the
+    project root; found by parsing the Python files, never importing them)
+    is no finding; a module found nowhere is a warning.  Modules and
+    functions dangerous in themselves are errors of TFL603.
 
     ## Why is this bad
     Keras 3 before 3.9 imported the module named by a config to find the
@@ -29,7 +33,7 @@ class ForeignModule(Rule):
     "kernel_initializer": {"module": "evil_pkg.init", "class_name": "Backdoor", "config": {}}
     ```
     ```
-    model.keras:1:1: error TFL602 'kernel_initializer' of layer 'dense' (Dense) names module 'evil_pkg.init', outside Keras (layer "dense" (Dense))
+    model.keras:1:1: warning TFL602 'kernel_initializer' of layer 'dense' (Dense) names module 'evil_pkg.init', outside Keras (not found in the project's source) (layer "dense" (Dense))
     ```
 
     ## How to fix
@@ -47,9 +51,11 @@ class ForeignModule(Rule):
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         for finding in ctx.analyses.security().of(FOREIGN):
+            found = f" ({finding.detail})" if finding.detail else ""
             yield ctx.diagnostic(
                 finding.node,
-                f"{finding.subject} names module '{finding.ref}', outside Keras",
+                f"{finding.subject} names module '{finding.ref}', outside Keras{found}",
+                severity=Severity(finding.severity),
                 suggestion=(f"remove the reference to module '{finding.ref}' or replace it with "
                             "a Keras built-in; if the module is yours, register the object and "
                             "load with Keras 3.9 or later"),

@@ -15,7 +15,15 @@ class LambdaBytecode(Rule):
     (and `output_shape`, `mask`) of a `Lambda` layer, written by Keras 3 as
     `{"class_name": "__lambda__", "config": {"code": ...}}` and by tf.keras
     as `"function_type": "lambda"`, and any other `__lambda__` object in the
-    config.  The bytecode is detected, never decoded.  A `Lambda` that names
+    config.  The bytecode is read in a child process with CPU and memory
+    limits (`marshal` and `dis` only, never run, never importing what it
+    names) to grade it: code that refers only to tensor math (`tf`, `ops`,
+    `K`, `np`, `abs`...) is a warning, since it still stores code that only
+    `safe_mode=False` loads; imports, builtins such as `open`, `os`,
+    `subprocess`, file or network APIs, and obfuscation (`chr`, `bytes`,
+    `__import__`, `getattr` with a computed name, `exec`, `eval`, `compile`)
+    are errors, and so is code compiled for another Python version, which
+    cannot be read (the message says which version it needs).  A `Lambda` that names
     a function instead (`{"class_name": "function", "config": "my_fn"}`, or
     tf.keras `"function_type": "function"`) stores no code: it is reported
     as a warning that says which name it calls.
@@ -33,7 +41,8 @@ class LambdaBytecode(Rule):
     x = keras.layers.Lambda(lambda t: t * 2, name="double")(x)
     ```
     ```
-    model.keras:1:1: error TFL601 'function' of layer 'double' (Lambda) is marshalled Python bytecode (layer "double" (Lambda))
+    model.keras:1:1: warning TFL601 'function' of layer 'double' (Lambda) is marshalled Python bytecode that refers only to tensor math (operators only) (layer "double" (Lambda))
+    model.keras:1:1: error TFL601 'function' of layer 'evil' (Lambda) is marshalled Python bytecode that calls os.system (layer "evil" (Lambda))
     ```
 
     ## How to fix
@@ -52,9 +61,11 @@ class LambdaBytecode(Rule):
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         scan = ctx.analyses.security()
         for finding in scan.of(BYTECODE):
+            what = f" {finding.detail}" if finding.detail else ""
             yield ctx.diagnostic(
                 finding.node,
-                f"{finding.subject} is marshalled Python bytecode",
+                f"{finding.subject} is marshalled Python bytecode{what}",
+                severity=Severity(finding.severity),
                 suggestion=(f"replace the code stored in {finding.owner} with built-in layers or "
                             "a function registered in your own code "
                             "(keras.saving.register_keras_serializable); never load this file "

@@ -119,10 +119,14 @@ import tflint
 # A first lint imports every module needed (imports run code); the second runs guarded.
 tflint.lint(sys.argv[1], tflint.Config())
 
+PARENT = os.getpid()
+
 def guarded(original):
     def call(*args, **kwargs):
-        # Importing a library module (in the HDF5 reader's child, say) loads its own code.
-        if not sys._getframe(1).f_code.co_filename.startswith("<frozen importlib"):
+        # Importing a library module loads its own code; the watched child process (HDF5
+        # reader, bytecode reader) may unmarshal Lambda code, never run it.
+        if os.getpid() == PARENT and not sys._getframe(1).f_code.co_filename.startswith(
+                "<frozen importlib"):
             raise AssertionError(f"tflint called {original.__name__} while linting")
         return original(*args, **kwargs)
     return call
@@ -277,7 +281,9 @@ def test_references_in_a_layer_setting(value: Any, code: str | None, words: str,
         assert found == []
     else:
         [(got, severity, message)] = found
-        assert (got, severity) == (code, "error") and words in message
+        # A module found nowhere (neither Keras nor the project's source) is a warning.
+        expected = "warning" if code == "TFL602" else "error"
+        assert (got, severity) == (code, expected) and words in message
         assert "'activation' of layer 'dense' (Dense)" in message
 
 

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 
 from tflint.analyses.security import (
     BYTECODE,
+    EXTERNAL_DATA,
     FILE,
     FOREIGN,
     LOADER,
     NAMED_FUNCTION,
+    PAYLOAD,
     TOGGLE,
     UNSAFE,
     ConfigScan,
@@ -26,7 +28,8 @@ from tflint.graph import ModelGraph
 
 #: The built-in rule that reports each kind of finding, so the user can look it up.
 _REPORTED_BY = {BYTECODE: "TFL601", NAMED_FUNCTION: "TFL601", FOREIGN: "TFL602",
-                UNSAFE: "TFL603", TOGGLE: "TFL604", LOADER: "TFL605", FILE: "TFL606"}
+                UNSAFE: "TFL603", TOGGLE: "TFL604", LOADER: "TFL605", FILE: "TFL606",
+                PAYLOAD: "TFL608", EXTERNAL_DATA: "TFL609"}
 _UNSCANNED = "TFL607"
 
 
@@ -47,6 +50,8 @@ def _describe(finding: Finding) -> str:
         return f"{finding.subject} names module '{finding.ref}', outside Keras"
     if finding.kind == FILE:
         return f"{finding.owner} reads its {finding.detail or 'data'} from '{finding.ref}'"
+    if finding.kind in (PAYLOAD, EXTERNAL_DATA):
+        return f"'{finding.ref}' of {finding.owner} {finding.detail}"
     what = f", which {finding.detail}" if finding.detail else ""
     return f"{finding.subject} refers to {finding.ref}{what}"
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
 from typing import Any
 
@@ -44,6 +44,11 @@ UNSAFE = "unsafe-call"  # os.system, builtins.exec, tf.py_function...
 TOGGLE = "unsafe-toggle"  # enable_unsafe_deserialization
 LOADER = "loader"  # load_model, get_file...
 FILE = "file-reference"  # a vocabulary path or URL, a SavedModel path
+PAYLOAD = "container-payload"  # a pickle, Python source or library in the archive
+EXTERNAL_DATA = "hdf5-external-data"  # HDF5 data stored in or linked to other files
+ERROR, WARNING = "error", "warning"
+#: How bad each kind of reference is, worst first, to pick among a name's readings.
+_RANK = {UNSAFE: 0, TOGGLE: 1, LOADER: 2, FOREIGN: 3}
 
 _DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
 #: Keys whose strings are layer names, never references.
@@ -75,6 +80,10 @@ class Finding:
     ref: str
     #: Extra words for the message (what a loader does...).
     detail: str = ""
+    #: ``error`` or ``warning``: how sure the scan is that loading is dangerous.
+    severity: str = ERROR
+    #: What the scan needs later and the message does not show (a Lambda's code).
+    payload: str = field(default="", compare=False, repr=False)
 
     @property
     def subject(self) -> str:
@@ -109,6 +118,16 @@ class _Knowledge:
     #: Loader name -> (its dotted components, what it does).
     loaders: dict[str, tuple[tuple[str, ...], str]]
     file_keys: dict[str, tuple[str, ...]]
+    #: APIs a Keras version refuses in a config: full name -> which Keras refuses it.
+    refused_apis: dict[str, str]
+    #: Per dialect, the keys a class and a function are looked up by in their module.
+    class_names: frozenset[str]
+    function_names: frozenset[str]
+    tensor_modules: frozenset[str]
+    safe_builtins: frozenset[str]
+    obfuscation: dict[str, str]
+    unsafe_attributes: frozenset[str]
+    pickle_safe: frozenset[str]
 
 
 @cache
@@ -117,7 +136,22 @@ def knowledge() -> _Knowledge:
     loaders = {
         name: (tuple(name.split(".")), verb) for name, verb in data["loaders"]["names"].items()
     }
+    resolution = _data.load("keras_resolution.json")["dialects"]
+    refused = {api: name for name, dialect in resolution.items()
+               for api in dialect["refused_apis"]}
+    lambda_code = data["lambda_code"]
+    file_keys = {k: tuple(v) for k, v in data["file_reading_layers"]["layers"].items()}
+    for layer, keys in _data.load("file_reading_keys.json")["layers"].items():
+        file_keys[layer] = tuple(dict.fromkeys((*file_keys.get(layer, ()), *keys["keys"])))
     return _Knowledge(
+        refused_apis=refused,
+        class_names=frozenset(k for d in resolution.values() for k in d["class_names"]),
+        function_names=frozenset(k for d in resolution.values() for k in d["function_names"]),
+        tensor_modules=frozenset(lambda_code["tensor_modules"]),
+        safe_builtins=frozenset(lambda_code["safe_builtins"]),
+        obfuscation=dict(lambda_code["obfuscation"]),
+        unsafe_attributes=frozenset(lambda_code["unsafe_attributes"]),
+        pickle_safe=frozenset(data["pickle_safe_globals"]["names"]),
         trusted=frozenset(data["trusted_modules"]["roots"]),
         local=frozenset(data["local_modules"]["roots"]),
         aliases=dict(data["module_aliases"]),
@@ -126,7 +160,7 @@ def knowledge() -> _Knowledge:
         framework_members=dict(data["unsafe_framework_members"]["names"]),
         toggles=tuple(data["toggles"]["names"]),
         loaders=loaders,
-        file_keys={k: tuple(v) for k, v in data["file_reading_layers"]["layers"].items()},
+        file_keys=file_keys,
     )
 
 
@@ -147,9 +181,13 @@ def classify(module: str, name: str) -> tuple[str, str] | None:
     if root in known.local:
         return None  # the loading program's own module: nothing new is imported
     if root in known.trusted:
-        for tail, verb in known.loaders.values():
-            if tuple(parts[-len(tail):]) == tail:
-                return LOADER, verb
+        verb = next((verb for tail, verb in known.loaders.values()
+                     if tuple(parts[-len(tail):]) == tail), None)
+        if full in known.refused_apis:
+            return LOADER, (f"{verb or 'is no modeling API'}; Keras 3.9+ refuses it in a "
+                            "config, older Keras and tf_keras call it")
+        if verb is not None:
+            return LOADER, verb
         for part in parts[1:]:
             member = known.framework_members.get(part)
             if member is not None:
@@ -214,9 +252,11 @@ class _Walker:
         self.known = knowledge()
         self.toggles = _toggle_pattern()
 
-    def add(self, kind: str, owner: int, cell: tuple | None, ref: str, detail: str = "") -> None:
+    def add(self, kind: str, owner: int, cell: tuple | None, ref: str, detail: str = "",
+            payload: str = "") -> None:
         label, node = self.owners[owner]
-        self.scan.findings[kind].append(Finding(kind, node, label, _path_text(cell), ref, detail))
+        self.scan.findings[kind].append(
+            Finding(kind, node, label, _path_text(cell), ref, detail, payload=payload))
 
     def run(self, document: Any, label: str, node: Node | None = None) -> None:
         self.owners.append((label, node))
@@ -238,6 +278,8 @@ class _Walker:
                     elif isinstance(item, str) and not wiring:
                         self.check_string(item, owner, (index, cell))
                 scan.values += len(value)
+        if scan.values > self.limit:  # the last container counted its items past the bound
+            scan.complete = False
 
     def owner_of(self, value: dict[str, Any], cell: tuple | None, owner: int) -> int:
         """A new owner index when ``value`` is a layer or model entry, else ``owner``."""
@@ -274,7 +316,7 @@ class _Walker:
         class_name = value.get("class_name")
         if class_name.__class__ is str:
             if class_name == "__lambda__":
-                self.add(BYTECODE, owner, cell, "")
+                self.add(BYTECODE, owner, cell, "", payload=_lambda_code(value.get("config")))
                 return  # its config is the code: nothing else to read
             if self.check_object(value, owner, cell):
                 read = _OBJECT_KEYS
@@ -326,11 +368,16 @@ class _Walker:
         reference = resolve_object(value)
         if reference is None or reference.module is None:
             return False
-        module, name = reference.module, reference.name
-        found = classify(module, name)
-        if found is not None:
-            kind, detail = found
-            self.add(kind, owner, cell, module if kind == FOREIGN else f"{module}.{name}", detail)
+        module = reference.module
+        worst: tuple[str, str, str] | None = None
+        for name in lookup_names(value, reference.name):
+            found = classify(module, name)
+            if found is not None and (worst is None or _RANK[found[0]] < _RANK[worst[0]]):
+                worst = (found[0], found[1], name)
+        if worst is not None:
+            kind, detail, name = worst
+            self.add(kind, owner, cell, module if kind == FOREIGN else f"{module}.{name}", detail,
+                     payload=name)
         return True
 
     def check_lambda(self, config: dict[str, Any], owner: int, cell: tuple | None) -> set[str]:
@@ -342,7 +389,7 @@ class _Walker:
             value, kind = config[key], config.get(type_key)
             where = (key, cell)
             if kind == "lambda":  # tf.keras: [code, defaults, closure] or the code itself
-                self.add(BYTECODE, owner, where, "")
+                self.add(BYTECODE, owner, where, "", payload=_lambda_code(value))
             elif kind == "function" and isinstance(value, str):
                 # tf.keras looks the name up in an already imported module.
                 module = config.get(module_key)
@@ -353,7 +400,7 @@ class _Walker:
                 else:
                     self.add(found[0], owner, where, f"{module}.{value}", found[1])
             elif isinstance(value, dict) and value.get("class_name") == "__lambda__":
-                self.add(BYTECODE, owner, where, "")
+                self.add(BYTECODE, owner, where, "", payload=_lambda_code(value.get("config")))
             elif isinstance(value, dict) and value.get("class_name") == "function":
                 function = resolve_object(value)
                 module, label = (function.module, function.name) if function else (None, "?")
@@ -377,8 +424,40 @@ class _Walker:
                 self.add(FILE, owner, (key, cell), _shorten(value), key)
 
 
-def scan_keras_config(graph: ModelGraph, target: str) -> ConfigScan:
-    """Audit the model config (and training config) of a Keras graph; empty for TFLite."""
+def _lambda_code(value: Any) -> str:
+    """The base64 code text of a Lambda function value, in either Keras' form."""
+    if isinstance(value, dict):
+        value = value.get("code")
+    if isinstance(value, list) and value:
+        value = value[0]
+    return value if isinstance(value, str) else ""
+
+
+def lookup_names(value: dict[str, Any], resolved: str) -> list[str]:
+    """Every name some Keras looks an object up by in its module (``keras_resolution.json``).
+
+    tf_keras falls back to ``registered_name`` when the class (or the
+    function the config names) is not in the module, and reads
+    ``Outer.inner`` as an attribute of ``Outer``.
+    """
+    known = knowledge()
+    names = [resolved]
+    registered = value.get("registered_name")
+    is_function = value.get("class_name") == "function"
+    fallback = "registered_name" in (known.function_names if is_function else known.class_names)
+    if fallback and isinstance(registered, str) and registered and ">" not in registered:
+        names.append(registered)
+    return [name for name in dict.fromkeys(names) if name and len(name) <= MAX_NAME_LENGTH]
+
+
+def scan_keras_config(graph: ModelGraph, target: str,
+                      sources: tuple[str, ...] = ()) -> ConfigScan:
+    """Audit the model config (and training config) of a Keras graph, and what its
+    container holds besides; empty for TFLite.
+
+    ``sources`` are the project's source folders: a custom object whose module
+    is defined there is the project's own code, not a finding.
+    """
     documents = graph.facts.get("keras_config") or {}
     walker = _Walker(graph, MAX_VALUES)
     model = documents.get("model")
@@ -388,4 +467,151 @@ def scan_keras_config(graph: ModelGraph, target: str) -> ConfigScan:
     training = documents.get("training")
     if training is not None and walker.scan.complete:
         walker.run(training, "training config")
-    return walker.scan
+    scan = walker.scan
+    _grade_foreign(scan, sources)
+    _grade_bytecode(scan)
+    _container_findings(scan, graph.facts.get("container_scan") or {})
+    return scan
+
+
+def _grade_foreign(scan: ConfigScan, sources: tuple[str, ...]) -> None:
+    """A module of the project's own source is no finding; one found nowhere is a warning."""
+    from tflint.project_source import find_definition
+
+    graded = []
+    for finding in scan.of(FOREIGN):
+        name = finding.payload or finding.ref.rsplit(".", 1)[-1]
+        if find_definition(finding.ref, name, sources) is not None:
+            continue
+        graded.append(replace(finding, severity=WARNING,
+                              detail="not found in the project's source"))
+    if FOREIGN in scan.findings:
+        scan.findings[FOREIGN] = graded
+
+
+def _grade_bytecode(scan: ConfigScan) -> None:
+    """Read what each Lambda's code refers to (in a child process) and grade it."""
+    from tflint.bytecode import profile_codes
+
+    findings = scan.of(BYTECODE)
+    if not findings:
+        return
+    profiles = profile_codes([f.payload for f in findings])
+    scan.findings[BYTECODE] = [
+        replace(finding, severity=severity, detail=detail)
+        for finding, (severity, detail) in zip(findings, map(grade_code, profiles), strict=True)
+    ]
+
+
+def grade_code(profile: Any) -> tuple[str, str]:
+    """(severity, what the code does) of a :class:`tflint.bytecode.CodeProfile`."""
+    from tflint.bytecode import running_version
+
+    known = knowledge()
+    if profile.needs is not None:
+        return ERROR, (f"compiled for Python {profile.needs}, which this Python "
+                       f"({running_version()}) cannot read: what it does is unknown")
+    if profile.error is not None:
+        return ERROR, f"that cannot be read ({profile.error}): what it does is unknown"
+    reasons: list[str] = []
+    if profile.imports:
+        reasons.append("imports " + ", ".join(profile.imports))
+    for name in profile.globals:
+        if name in known.obfuscation:
+            reasons.append(f"uses {name} ({known.obfuscation[name]})")
+        elif name in known.tensor_modules or name in known.safe_builtins:
+            continue
+        elif name in known.unsafe_builtins or known.aliases.get(name, name) in known.unsafe_roots:
+            reasons.append(f"refers to {name}")
+        else:
+            reasons.append(f"refers to '{name}', not tensor math")
+    for chain in profile.chains:
+        parts = chain.split(".")
+        bad = [part for part in parts[1:] if part in known.unsafe_attributes]
+        if bad:
+            reasons.append(f"calls {chain}")
+    if profile.computed_attributes:
+        reasons.append("calls getattr/setattr with a computed name")
+    for text in profile.strings:
+        found = _string_reference(text)
+        if found is not None:
+            reasons.append(f"names {found[1]}")
+    if reasons:
+        return ERROR, "that " + "; ".join(dict.fromkeys(reasons))
+    used = [c for c in profile.chains if not c.startswith("?.")] or ["operators only"]
+    return WARNING, "that refers only to tensor math (" + ", ".join(used[:6]) + ")"
+
+
+_PAYLOAD_WORDS = {
+    "python-source": "Python source",
+    "pth": "a .pth file",
+    "native": "native code",
+    "python-bytecode": "compiled Python bytecode",
+    "script": "an executable script",
+}
+
+
+def _container_findings(scan: ConfigScan, container: dict[str, Any]) -> None:
+    """Judge what the loader found in the container besides the config."""
+    owner = "the archive"
+    for item in container.get("unsafe_names") or ():
+        scan.findings[PAYLOAD].append(Finding(
+            PAYLOAD, None, owner, "", _shorten(item["entry"]),
+            f"has an unsafe path ({item['reason']}): extracting the archive writes outside "
+            "its folder"))
+    for item in container.get("entries") or ():
+        entry, kind = _shorten(item["entry"]), item["kind"]
+        if kind == "pickle":
+            severity, detail = _judge_pickle(item)
+            scan.findings[PAYLOAD].append(Finding(PAYLOAD, None, owner, "", entry, detail,
+                                                  severity=severity))
+        elif kind in _PAYLOAD_WORDS:
+            scan.findings[PAYLOAD].append(Finding(
+                PAYLOAD, None, owner, "", entry, f"is {item['what']}: code shipped with the "
+                "model, which Keras never needs"))
+        elif kind == "archive":
+            scan.findings[PAYLOAD].append(Finding(
+                PAYLOAD, None, owner, "", entry, "is a nested archive, not checked inside",
+                severity=WARNING))
+    for item in container.get("unread") or ():
+        scan.findings[PAYLOAD].append(Finding(
+            PAYLOAD, None, owner, "", _shorten(item["entry"]),
+            f"was not checked ({item['reason']})", severity=WARNING))
+    for item in container.get("hdf5") or ():
+        where = item["file"] or "the HDF5 file"
+        kind = item["kind"]
+        if kind in ("unscanned", "unreadable"):
+            detail, severity = f"could not be checked to the end ({item['target']})", WARNING
+        else:
+            detail, severity = _EXTERNAL_WORDS.get(kind, kind) + f" '{item['target']}'", ERROR
+        scan.findings[EXTERNAL_DATA].append(Finding(
+            EXTERNAL_DATA, None, where, "", _shorten(item["object"]), detail, severity=severity))
+
+
+_EXTERNAL_WORDS = {
+    "external-storage": "keeps its data in the external file",
+    "external-link": "is an external link to",
+    "virtual-dataset": "is a virtual dataset reading",
+    "region-reference": "holds region references:",
+}
+
+
+def _judge_pickle(item: dict[str, Any]) -> tuple[str, str]:
+    known = knowledge()
+    what = item.get("what", "pickle")
+    reasons: list[str] = []
+    for module, name in item.get("globals") or ():
+        if f"{module}.{name}" in known.pickle_safe:
+            continue
+        found = classify(module, name) if module and name else None
+        verb = "calls" if found is not None and found[0] == UNSAFE else "imports"
+        reasons.append(f"{verb} {module}.{name}")
+    if item.get("computed_global"):
+        reasons.append("imports a global whose name is computed")
+    if item.get("error"):
+        reasons.append(f"cannot be read to its end ({item['error']})")
+    if reasons:
+        return ERROR, (f"is a {what} that " + "; ".join(dict.fromkeys(reasons[:8]))
+                       + " when unpickled")
+    return WARNING, (f"is a {what} of plain data; Keras never reads it, but unpickling "
+                     "runs whatever it names")

@@ -364,4 +364,6 @@ def build_keras_graph(config: dict[str, Any], path: str, facts: Facts) -> ModelG
         "training": facts.get("training_config"),
         "parsed": document,
     }
+    # What the container holds besides the config (zip entries, HDF5 external data).
+    graph.facts["container_scan"] = facts.get("container_scan") or {}
     return graph

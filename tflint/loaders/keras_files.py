@@ -27,6 +27,7 @@ from array import array
 from itertools import accumulate
 from typing import Any
 
+from tflint import containers
 from tflint.errors import ModelFileError
 
 Facts = dict[str, Any]
@@ -78,10 +79,7 @@ def parse_json(data: bytes | str, what: str = "JSON") -> Any:
             f"{what} is too large ({len(data) / MIB:.0f} MiB, limit {MAX_CONFIG_BYTES // MIB} MiB)"
         )
     if isinstance(data, bytes):
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise ModelFileError(f"{what} is not UTF-8 text (byte {exc.start})") from None
+        text = decode_json_bytes(data, what)
     else:
         text = data
     depth = json_depth(text)
@@ -97,6 +95,21 @@ def parse_json(data: bytes | str, what: str = "JSON") -> Any:
         ) from None
     except (ValueError, RecursionError) as exc:  # e.g. an integer of 5000 digits
         raise ModelFileError(f"invalid {what}: {exc}") from None
+
+
+def decode_json_bytes(data: bytes, what: str = "JSON") -> str:
+    """JSON bytes as text, in the encoding ``json.loads`` itself picks for bytes.
+
+    Keras reads ``config.json`` as bytes and hands them to ``json.loads``,
+    which tells UTF-8 (with or without a BOM), UTF-16 and UTF-32 from the
+    first bytes: a config saved in UTF-16 loads in Keras, so it is read here too.
+    """
+    encoding = json.detect_encoding(data)
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        name = "UTF-8" if encoding.startswith("utf-8") else encoding.upper()
+        raise ModelFileError(f"{what} is not {name} text (byte {exc.start})") from None
 
 
 def as_model_config(document: Any, what: str = "JSON") -> dict[str, Any]:
@@ -178,18 +191,24 @@ def _unsafe_reason(name: str) -> str | None:
     return None
 
 
-def check_zip_directory(infos: list[zipfile.ZipInfo]) -> None:
-    """Refuse archives whose central directory is hostile, before reading any entry."""
+def check_zip_directory(infos: list[zipfile.ZipInfo]) -> list[dict[str, str]]:
+    """Refuse archives too hostile to read at all, before reading any entry.
+
+    Entry names that could escape an extraction folder do not stop the lint:
+    they come back as findings for the security scan (the entry is then
+    never read).  A name used twice does: which entry Keras reads is unknown.
+    """
     if len(infos) > MAX_ZIP_ENTRIES:
         raise ModelFileError(
             f"zip archive has too many entries ({len(infos)}, limit {MAX_ZIP_ENTRIES})"
         )
     seen: set[str] = set()
+    unsafe: list[dict[str, str]] = []
     for info in infos:
         name = info.filename
         reason = _unsafe_reason(name)
         if reason is not None:
-            raise ModelFileError(f"zip entry {name!r} has an unsafe path ({reason})")
+            unsafe.append({"entry": name, "reason": reason})
         if name in seen:
             # zipfile would silently read the last one, Keras maybe another.
             raise ModelFileError(f"zip archive has duplicate entries named {name!r}")
@@ -202,6 +221,7 @@ def check_zip_directory(infos: list[zipfile.ZipInfo]) -> None:
                 f"zip entry {name!r} expands {ratio:.0f}:1 to {info.file_size / MIB:.0f} MiB "
                 f"(zip bomb? limit {MAX_COMPRESSION_RATIO}:1)"
             )
+    return unsafe
 
 
 def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
@@ -223,7 +243,8 @@ def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> 
 
 
 def read_keras_zip(path: str) -> tuple[dict[str, Any], Facts]:
-    """The ``config.json`` and ``metadata.json`` of a Keras 3 ``.keras`` archive."""
+    """The ``config.json`` and ``metadata.json`` of a Keras 3 ``.keras`` archive, and what
+    else the archive holds (every entry sniffed, the weights' HDF5 links listed)."""
     try:
         declared = _declared_entry_count(path)
         if declared is not None and declared > MAX_ZIP_ENTRIES:
@@ -232,8 +253,9 @@ def read_keras_zip(path: str) -> tuple[dict[str, Any], Facts]:
             )
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
-            check_zip_directory(infos)
-            by_name = {info.filename: info for info in infos}
+            unsafe_names = check_zip_directory(infos)
+            skipped = {item["entry"] for item in unsafe_names}
+            by_name = {info.filename: info for info in infos if info.filename not in skipped}
             config_info = by_name.get(CONFIG_ENTRY)
             if config_info is None:
                 raise ModelFileError("zip archive is not a Keras model (no config.json)")
@@ -244,6 +266,7 @@ def read_keras_zip(path: str) -> tuple[dict[str, Any], Facts]:
                 if metadata_info is None
                 else _read_entry(archive, metadata_info, MAX_METADATA_BYTES)
             )
+            entries, unread, hdf5_entries = _sniff_entries(archive, list(by_name.values()))
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise ModelFileError(f"not a valid zip archive (truncated?): {exc}") from None
     except ValueError as exc:  # e.g. an entry name flagged UTF-8 that is not
@@ -259,16 +282,133 @@ def read_keras_zip(path: str) -> tuple[dict[str, Any], Facts]:
         metadata = parse_json(metadata_data, "metadata.json")
         if not isinstance(metadata, dict):
             raise ModelFileError("metadata.json is not a JSON object")
+    hdf5: list[dict[str, Any]] = []
+    for entry in hdf5_entries:
+        hdf5.extend(_zipped_hdf5_links(path, by_name[entry]))
     facts: Facts = {
         "container": "keras",
         "keras_version": _text_or_none(metadata.get("keras_version")),
         "backend": _text_or_none(metadata.get("backend")),
         "date_saved": _text_or_none(metadata.get("date_saved")),
-        # The weights file is never opened: which layers have weights is unknown.
+        # Which layers have weights is not read from the weights file.
         "has_weights": WEIGHTS_ENTRY in by_name,
         "layers_with_weights": [],
+        "container_scan": {"entries": entries, "unsafe_names": unsafe_names, "hdf5": hdf5,
+                           "unread": unread},
     }
     return config, facts
+
+
+#: Bytes of one entry read to tell its type.
+SNIFF_BYTES = 4096
+#: A pickle or source entry is read whole up to this size to be disassembled...
+MAX_PAYLOAD_BYTES = 64 * MIB
+#: ... and all of them together up to this: past it, entries are reported unread.
+MAX_PAYLOAD_TOTAL = 256 * MIB
+
+
+def _sniff_entries(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo],
+                   ) -> tuple[list[dict[str, Any]], list[dict[str, str]], list[str]]:
+    """(payloads found, entries that could not be checked, HDF5 entries) of an archive."""
+    payloads: list[dict[str, Any]] = []
+    unread: list[dict[str, str]] = []
+    hdf5: list[str] = []
+    budget = MAX_PAYLOAD_TOTAL
+    for info in infos:
+        name = info.filename
+        if info.is_dir() or name in (CONFIG_ENTRY, METADATA_ENTRY):
+            continue
+        if info.flag_bits & 0x1:
+            unread.append({"entry": name, "reason": "encrypted"})
+            continue
+        with archive.open(info) as handle:
+            head = handle.read(SNIFF_BYTES)
+        if head.startswith(containers.HDF5_SIGNATURE):
+            hdf5.append(name)
+            if name == WEIGHTS_ENTRY:
+                continue
+        data = head
+        if info.file_size > len(head) and containers.needs_whole_entry(name, head):
+            if info.file_size > min(MAX_PAYLOAD_BYTES, budget):
+                unread.append({"entry": name, "reason": f"{info.file_size / MIB:.0f} MiB, over "
+                               f"the {MAX_PAYLOAD_BYTES // MIB} MiB read to check it"})
+                continue
+            data = _read_entry(archive, info, MAX_PAYLOAD_BYTES)
+            budget -= len(data)
+        found = containers.sniff_entry(name, data)
+        if found is not None and not (found["kind"] == "hdf5" and name == WEIGHTS_ENTRY):
+            payloads.append(found)
+    return payloads, unread, hdf5
+
+
+def _zipped_hdf5_links(path: str, info: zipfile.ZipInfo) -> list[dict[str, Any]]:
+    """The external data of an HDF5 file inside the archive, read in the watched child."""
+    import h5py  # noqa: F401  (imported once, before forking)
+
+    budget = H5_CPU_SECONDS + info.file_size / H5_BYTES_PER_CPU_SECOND
+    result: list[dict[str, Any]] = in_child(_read_zipped_hdf5_links, [path, info.filename],
+                                            budget)
+    return result
+
+
+class _Window:
+    """A read-only file object over ``length`` bytes of ``handle`` from ``start``."""
+
+    def __init__(self, handle: Any, start: int, length: int) -> None:
+        self.handle, self.start, self.length, self.position = handle, start, length, 0
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self.position, 2: self.length}[whence]
+        self.position = max(0, base + offset)
+        return self.position
+
+    def tell(self) -> int:
+        return self.position
+
+    def read(self, size: int = -1) -> bytes:
+        left = max(0, self.length - self.position)
+        size = left if size is None or size < 0 else min(size, left)
+        self.handle.seek(self.start + self.position)
+        data: bytes = self.handle.read(size)
+        self.position += len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _read_zipped_hdf5_links(arguments: list[str]) -> list[dict[str, Any]]:
+    """In the child: open the HDF5 entry in place (stored) or from a temporary copy."""
+    import tempfile
+
+    import h5py
+
+    path, name = arguments
+    try:
+        with zipfile.ZipFile(path) as archive, open(path, "rb") as raw:
+            info = archive.getinfo(name)
+            if info.compress_type == zipfile.ZIP_STORED:
+                raw.seek(info.header_offset)
+                header = raw.read(30)
+                if header[:4] != b"PK\x03\x04":
+                    raise ModelFileError(f"zip entry {name!r} has a damaged local header")
+                name_length, extra_length = struct.unpack_from("<HH", header, 26)
+                start = info.header_offset + 30 + name_length + extra_length
+                with h5py.File(_Window(raw, start, info.file_size), "r") as handle:
+                    return containers.hdf5_external_data(handle, name)
+            with tempfile.TemporaryFile() as copy:
+                with archive.open(info) as source:
+                    while chunk := source.read(1 << 20):
+                        copy.write(chunk)
+                copy.seek(0)
+                with h5py.File(copy, "r") as handle:
+                    return containers.hdf5_external_data(handle, name)
+    except ModelFileError:
+        raise
+    except (OSError, KeyError, ValueError, RuntimeError, zipfile.BadZipFile, zlib.error) as exc:
+        return [{"file": name, "object": "/", "kind": "unreadable", "target": str(exc)[:200]}]
 
 
 # -- legacy HDF5 ------------------------------------------------------------------
@@ -408,6 +548,11 @@ def _read_h5_metadata(path: str) -> tuple[str, str | None, Facts]:
                 if "training_config" in attrs
                 else None
             )
+            # Loading reads every weight: data stored outside the file is read with it.
+            facts["container_scan"] = {
+                "entries": [], "unsafe_names": [], "unread": [],
+                "hdf5": containers.hdf5_external_data(handle, ""),
+            }
     except ModelFileError:
         raise
     except OSError as exc:
@@ -461,19 +606,28 @@ def _limit_address_space(extra: int) -> None:
 
 
 def _in_child(read: Any, path: str) -> Any:
-    """``read(path)`` in a forked child, killed if it spins or dies.
-
-    libhdf5 is C code that loops forever or crashes on some damaged files,
-    and neither can be stopped from Python in the same process.  The child
-    sends back the JSON of what ``read`` returned, or its ModelFileError.
-    Without ``fork`` (Windows) the read happens in this process.
-    """
-    if not hasattr(os, "fork"):
-        return read(path)
+    """``read(path)`` of an HDF5 file in the watched child, its CPU budget by file size."""
     try:
         budget = H5_CPU_SECONDS + os.path.getsize(path) / H5_BYTES_PER_CPU_SECOND
     except OSError:
         budget = H5_CPU_SECONDS  # the child's h5py says what is wrong with the path
+    return in_child(read, path, budget)
+
+
+def in_child(read: Any, argument: Any, cpu_seconds: float, memory: int = H5_CHILD_MEMORY,
+             what: str = "HDF5 file", reader: str = "libhdf5") -> Any:
+    """``read(argument)`` in a forked child, killed if it spins or dies.
+
+    libhdf5 is C code that loops forever or crashes on some damaged files,
+    and neither can be stopped from Python in the same process; unmarshalled
+    bytecode of another Python version can crash ``dis`` the same way.  The
+    child may use ``cpu_seconds`` of CPU and ``memory`` more bytes of address
+    space; it sends back the JSON of what ``read`` returned, or its
+    ModelFileError.  Without ``fork`` (Windows) the read happens in this process.
+    """
+    if not hasattr(os, "fork"):
+        return read(argument)
+    budget = cpu_seconds
     receive, send = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: always leaves through os._exit
@@ -481,9 +635,9 @@ def _in_child(read: Any, path: str) -> Any:
         try:
             os.close(receive)
             faulthandler.disable()  # a libhdf5 crash is reported in one line, not dumped
-            _limit_address_space(H5_CHILD_MEMORY)
+            _limit_address_space(memory)
             try:
-                reply: dict[str, Any] = {"value": read(path)}
+                reply: dict[str, Any] = {"value": read(argument)}
             except ModelFileError as exc:
                 reply = {"error": str(exc)}
             except MemoryError:
@@ -520,18 +674,18 @@ def _in_child(read: Any, path: str) -> Any:
         os.close(receive)
         _, status = os.waitpid(pid, 0)
     if killed:
-        raise ModelFileError(f"cannot read HDF5 file: libhdf5 was still reading it {killed} "
+        raise ModelFileError(f"cannot read {what}: {reader} was still reading it {killed} "
                              "(a damaged file?)")
     if os.WIFSIGNALED(status):
         name = signal.Signals(os.WTERMSIG(status)).name
-        raise ModelFileError(f"cannot read HDF5 file: libhdf5 crashed on it ({name})")
+        raise ModelFileError(f"cannot read {what}: {reader} crashed on it ({name})")
     try:
         reply = json.loads(b"".join(chunks))
     except ValueError:
-        raise RuntimeError(f"the HDF5 reader process ended with status {status}") from None
+        raise RuntimeError(f"the {what} reader process ended with status {status}") from None
     if "error" in reply:
         raise ModelFileError(reply["error"])
     if "bug" in reply:
-        raise RuntimeError(f"reading the HDF5 file failed: {reply['bug']}")
+        raise RuntimeError(f"reading the {what} failed: {reply['bug']}")
     return reply["value"]
 
