@@ -34,7 +34,10 @@ EXTRAS = {
     "runtime": ("runtime", ("ai_edge_litert",)),
     "vela": ("ethosu", ("ethosu.vela",)),
     "tflm": ("tflm", ("tflite_micro",)),
+    "model_explorer": ("viewers", ("model_explorer",)),
 }
+#: Debian's Chromium, which Playwright drives in the ``browser`` tests (no browser download).
+CHROMIUM = Path(os.environ.get("TFLINT_CHROMIUM", "/usr/bin/chromium"))
 #: The GPU compatibility checker lives in a virtual environment of its own
 #: (TensorFlow 2.17.1, see scripts/probe_gpu.py); ``gpu_checker`` tests skip without it.
 GPU_CHECKER_VENV = Path(os.environ.get("TFLINT_GPU_CHECKER_VENV", "/work/venvs/tf217"))
@@ -104,6 +107,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if not (GPU_CHECKER_VENV / "bin" / "python").is_file():
         skips["gpu_checker"] = pytest.mark.skip(
             reason="needs the GPU compatibility checker: bash scripts/setup_gpu_checker.sh")
+    if missing_modules(("playwright",)) or not CHROMIUM.is_file():
+        skips["browser"] = pytest.mark.skip(
+            reason="needs Playwright and Chromium: bash scripts/setup_browser_tests.sh")
     for item in items:
         for marker, skip in skips.items():
             if item.get_closest_marker(marker) is not None:

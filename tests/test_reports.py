@@ -30,5 +30,5 @@ def test_command_line_prints_the_in_process_report(
 
 
 def test_every_format_is_covered(fixtures_reports: dict[str, str]) -> None:
-    assert set(fixtures_reports) == {"text", "json", "sarif", "github"}
+    assert set(fixtures_reports) == {"text", "json", "sarif", "github", "html"}
     assert all(report.strip() for report in fixtures_reports.values())

@@ -55,8 +55,10 @@ def _split(values: tuple[str, ...]) -> list[str]:
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
-@click.option("--format", "output_format", type=click.Choice(["text", "json", "sarif", "github"]),
-              default="text", show_default=True, help="Report format.")
+@click.option("--format", "output_format",
+              type=click.Choice(["text", "json", "sarif", "github", "html"]),
+              default="text", show_default=True,
+              help="Report format (html: a page drawing each model's graph by placement).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the report to FILE instead of standard output.")
 @click.option("--select", multiple=True, metavar="SELECTORS",
@@ -80,12 +82,16 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--verify", is_flag=True,
               help="Check the predicted delegation of .tflite files against the real LiteRT "
                    "runtime (needs the runtime extra).")
+@click.option("--model-explorer", "overlay_path", metavar="FILE",
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write a Model Explorer node-data file colouring the ops of the one "
+                   ".tflite linted by where they run on the primary target.")
 @fix_options
 def check(paths: tuple[str, ...], output_format: str, output: Path | None,
           select: tuple[str, ...], ignore: tuple[str, ...], targets: tuple[str, ...],
           config_path: Path | None, isolated: bool, exit_zero: bool, quiet: bool,
           statistics: bool, verbose: bool, jobs: int | None, verify: bool,
-          **fix_args: object) -> None:
+          overlay_path: Path | None = None, **fix_args: object) -> None:
     """Lint model files and folders (recursing into model files)."""
     from tflint.config import Config, find_pyproject, load_config
     from tflint.engine import lint
@@ -127,6 +133,11 @@ def check(paths: tuple[str, ...], output_format: str, output: Path | None,
 
             mismatches = verify_result(result, trust_model=bool(fix_args.get("trust_model")))
         report = render(result, output_format, quiet=quiet, statistics=statistics)
+        overlay = None
+        if overlay_path is not None:
+            from tflint.reporters.model_explorer import render as render_overlay
+
+            overlay = render_overlay(result)
     except UsageError as exc:
         _fail(str(exc))
     if verbose:
@@ -138,6 +149,8 @@ def check(paths: tuple[str, ...], output_format: str, output: Path | None,
         click.echo(report, nl=False)
     else:
         _write_atomically(output, report)
+    if overlay is not None and overlay_path is not None:
+        _write_atomically(overlay_path, overlay)
     code = result.exit_code(exit_zero)
     sys.exit(max(code, 1) if mismatches and not exit_zero else code)
 
