@@ -94,7 +94,15 @@ def cli():
 
 
 def missing_modules(modules: tuple[str, ...]) -> list[str]:
-    return [name for name in modules if importlib.util.find_spec(name) is None]
+    return [name for name in modules if not importable(name)]
+
+
+def importable(name: str) -> bool:
+    """Whether NAME can be imported, without importing it (but its parent packages)."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # a dotted name whose parent package is missing
+        return False
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
