@@ -45,8 +45,15 @@
   }
 
   // ---------------------------------------------------------------- layout
+  function compareClusters(a, b) {
+    for (let k = 0; k < Math.min(a.length, b.length); k++) if (a[k] !== b[k]) return a[k] - b[k];
+    return 0;
+  }
+
   function layout(items, edges) {
-    // items: [{key, order, w, h}], edges: [[from, to, weight]] between item indices.
+    // items: [{key, order, w, h, cluster}], edges: [[from, to, weight]] between item indices.
+    // ``cluster`` lists the first op of each open group holding the item, outermost first:
+    // sorting each layer by it first keeps the members of a group side by side.
     const n = items.length;
     const succ = Array.from({ length: n }, () => []);
     const pred = Array.from({ length: n }, () => []);
@@ -65,13 +72,14 @@
       }
     }
     // Virtual graph with dummies on long edges.
-    const vx = items.map((item, i) => ({ item: i, layer: layer[i], w: item.w, h: item.h }));
+    const vx = items.map((item, i) => ({ item: i, layer: layer[i], w: item.w, h: item.h,
+      cluster: item.cluster }));
     const vsucc = items.map(() => []), vpred = items.map(() => []);
     const routes = [];
     for (const [u, v, w, reversed] of oriented) {
       const chain = [u];
       for (let l = layer[u] + 1; l < layer[v]; l++) {
-        vx.push({ item: -1, layer: l, w: DUMMY_W, h: 1 });
+        vx.push({ item: -1, layer: l, w: DUMMY_W, h: 1, cluster: items[u].cluster });
         vsucc.push([]); vpred.push([]);
         chain.push(vx.length - 1);
       }
@@ -89,7 +97,7 @@
       for (let k = 1; k + 1 < route.chain.length; k++) seed[route.chain[k]] = rank[route.chain[0]] + 0.5;
     }
     vx.forEach((v, i) => layers[v.layer].push(i));
-    for (const l of layers) l.sort((a, b) => seed[a] - seed[b]);
+    for (const l of layers) l.sort((a, b) => compareClusters(vx[a].cluster, vx[b].cluster) || seed[a] - seed[b]);
     const pos = new Array(vx.length);
     const refresh = () => layers.forEach((l) => l.forEach((v, i) => { pos[v] = i; }));
     refresh();
@@ -100,7 +108,8 @@
           const ns = neighbours[v];
           key.set(v, ns.length ? ns.reduce((s, x) => s + pos[x], 0) / ns.length : pos[v]);
         }
-        layers[l].sort((a, b) => key.get(a) - key.get(b) || seed[a] - seed[b]);
+        layers[l].sort((a, b) => compareClusters(vx[a].cluster, vx[b].cluster) ||
+          key.get(a) - key.get(b) || seed[a] - seed[b]);
         layers[l].forEach((v, i) => { pos[v] = i; });
       }
     };
@@ -191,6 +200,10 @@
         for (let p = g.parent; p; p = this.groups.get(p).parent) chain.unshift(p);
         return [g.id, chain];
       }));
+      this.groupFirst = new Map();
+      this.ancestors.forEach((chain, i) => chain.forEach((g) => {
+        if (!this.groupFirst.has(g)) this.groupFirst.set(g, i);
+      }));
       this.producer = new Map();
       this.nodes.forEach((node, i) => node.out.forEach((t) => this.producer.set(t, i)));
       this.canvas = section.querySelector(".canvas");
@@ -275,7 +288,13 @@
         if (!index.has(key)) {
           index.set(key, items.length);
           const group = key.startsWith("g:");
-          items.push({ key, order: i, w: group ? GROUP_W : NODE_W, h: group ? GROUP_H : NODE_H });
+          const open = [];
+          for (const g of this.ancestors[i]) {
+            if (!this.expanded.has(g)) break;
+            open.push(g);
+          }
+          items.push({ key, order: i, w: group ? GROUP_W : NODE_W, h: group ? GROUP_H : NODE_H,
+            cluster: open.map((g) => this.groupFirst.get(g)) });
           members.push([]);
         }
         members[index.get(key)].push(i);

@@ -60,6 +60,8 @@ class _Item:
 class _Scope:
     name: str
     path: str
+    #: Kept as a group even around a single item (a subgraph of a multi-subgraph model).
+    keep: bool = False
     entries: list[_Scope | tuple[str, str, int]] = field(default_factory=list)
     scopes: dict[str, _Scope] = field(default_factory=dict)
 
@@ -81,18 +83,20 @@ def scope_path(graph: ModelGraph, node: Node) -> tuple[list[str], str]:
 def group_nodes(graph: ModelGraph) -> tuple[list[Group], dict[str, str]]:
     """The groups, parents before children, and each grouped node's innermost group."""
     root = _Scope("", "")
+    subgraphs = graph.kind == "tflite" and graph.subgraph_count > 1
     for position, node in enumerate(graph.nodes()):
         path, leaf = scope_path(graph, node)
         scope = root
-        for part in path:
+        for depth, part in enumerate(path):
             child = scope.scopes.get(part)
             if child is None:
-                child = scope.scopes[part] = _Scope(part, f"{scope.path}/{part}".lstrip("/"))
+                child = scope.scopes[part] = _Scope(part, f"{scope.path}/{part}".lstrip("/"),
+                                                    keep=subgraphs and depth == 0)
                 scope.entries.append(child)
             scope = child
         scope.entries.append((node.id, leaf, position))
     items = _simplify_children(root)
-    while True:  # one scope holding (nearly) everything, as ``model/`` does: no group
+    while not subgraphs:  # one scope holding (nearly) everything, as ``model/`` does
         scopes = [item for item in items if item.node is None]
         if len(scopes) != 1 or len(items) - 1 > 3:
             break
@@ -122,12 +126,13 @@ def _simplify_children(scope: _Scope) -> list[_Item]:
 
 def _simplify(scope: _Scope) -> _Item:
     children = _simplify_children(scope)
-    if len(children) == 1:
-        only = children[0]
-        if only.node is not None:  # a layer that became one op: the op, named by its layer
-            return _Item(scope.name, only.first, only.last, node=only.node)
+    only = children[0] if len(children) == 1 else None
+    if only is not None and only.node is None:  # a scope holding one scope: one group
         only.label = f"{scope.name}/{only.label}"
+        only.title = only.title or scope.path
         return only
+    if only is not None and not scope.keep:  # a layer that became one op: the op
+        return _Item(scope.name, only.first, only.last, node=only.node)
     return _Item(scope.name, min(c.first for c in children), max(c.last for c in children),
                  label=scope.name, title=scope.path, children=children)
 
