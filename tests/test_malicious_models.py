@@ -77,7 +77,8 @@ def test_whole_folder_exits_one_with_every_file_linted(tmp_path: Path) -> None:
                      cwd=tmp_path)
     assert run.code == 1, run.err
     files = {Path(f["path"]).name: f for f in run.json()["files"]}
-    assert set(files) == set(EXPECTED)
+    crafted = json.loads(fixture("malicious/crafted/manifest.json").read_text())
+    assert set(files) == set(EXPECTED) | set(crafted)
     assert all(f["error"] is None for f in files.values())
     assert not (tmp_path / MARKER).exists()
 

@@ -31,12 +31,12 @@ HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 NUMPY_SIGNATURE = b"\x93NUMPY"
 _ZIP_SIGNATURE = b"PK\x03\x04"
 _NATIVE = (
-    (b"\x7fELF", "shared library or executable (ELF)"),
-    (b"MZ", "Windows executable or DLL"),
-    (b"\xcf\xfa\xed\xfe", "Mach-O library or executable"),
-    (b"\xce\xfa\xed\xfe", "Mach-O library or executable"),
-    (b"\xfe\xed\xfa\xcf", "Mach-O library or executable"),
-    (b"\xca\xfe\xba\xbe", "Mach-O universal binary"),
+    (b"\x7fELF", "a shared library or executable (ELF)"),
+    (b"MZ", "a Windows executable or DLL"),
+    (b"\xcf\xfa\xed\xfe", "a Mach-O library or executable"),
+    (b"\xce\xfa\xed\xfe", "a Mach-O library or executable"),
+    (b"\xfe\xed\xfa\xcf", "a Mach-O library or executable"),
+    (b"\xca\xfe\xba\xbe", "a Mach-O universal binary"),
 )
 _NATIVE_SUFFIXES = (".so", ".dll", ".dylib", ".pyd", ".exe")
 _SOURCE_SUFFIXES = (".py", ".pyw", ".pyi")
@@ -75,26 +75,29 @@ def sniff_entry(name: str, data: bytes) -> Payload | None:
         if data.startswith(magic):
             return _payload(name, "native", what)
     if lower.endswith(_NATIVE_SUFFIXES):
-        return _payload(name, "native", "shared library (by its name)")
+        return _payload(name, "native", "a shared library (by its name)")
     if lower.endswith(".pth") and not looks_like_pickle(data[:64]) \
             and not data.startswith(_ZIP_SIGNATURE):
-        return _payload(name, "pth", "Python path configuration (.pth) file: its "
+        return _payload(name, "pth", "a Python path configuration (.pth) file: its "
                                      "'import' lines run when placed in site-packages")
     if lower.endswith((".pyc", ".pyo")) or (len(data) >= 16 and data[2:4] == b"\r\n"
                                             and _is_pyc_magic(data[:4])):
         return _payload(name, "python-bytecode", "compiled Python bytecode (.pyc)")
     if looks_like_pickle(data[:64]):
-        return _pickle_payload(name, data, 0, "pickle")
+        found = _pickle_payload(name, data, 0, "pickle")
+        # Without a protocol 2+ header, text that does not read to a STOP is text.
+        if data[:1] == b"\x80" or found["error"] is None:
+            return found
     if data.startswith(NUMPY_SIGNATURE):
         return _numpy_payload(name, data)
     if data.startswith(_ZIP_SIGNATURE):
-        return _payload(name, "archive", "nested zip archive")
+        return _payload(name, "archive", "a nested zip archive")
     if data.startswith(HDF5_SIGNATURE):
         return _payload(name, "hdf5", "HDF5 file")
     if lower.endswith(_SOURCE_SUFFIXES):
-        return _payload(name, "python-source", "Python source file")
+        return _payload(name, "python-source", "a Python source file")
     if data.startswith(b"#!"):
-        return _payload(name, "script", "executable script (#! line)")
+        return _payload(name, "script", "an executable script (#! line)")
     if _may_be_text(data[:4096]) and len(data) <= MAX_SOURCE_SNIFF and _is_python(data):
         return _payload(name, "python-source", "Python source (parsed from its content)")
     return None

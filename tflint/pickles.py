@@ -42,7 +42,7 @@ def looks_like_pickle(head: bytes) -> bool:
     """A protocol 2+ header, or a protocol 0/1 stream's usual first opcode."""
     if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
         return True
-    return head[:1] in (b"c", b"(") and b"\n" in head[:200]
+    return head[:1] in (b"c", b"(", b"]", b"}", b")") and b"\n" in head[:200]
 
 
 def read_pickle(data: bytes, start: int = 0) -> PickleReport:

@@ -31,14 +31,21 @@ def find_definition(module: str, name: str, folders: tuple[str, ...]) -> str | N
     return None
 
 
-@lru_cache(maxsize=256)
 def _top_level_names(path: str) -> frozenset[str]:
     """Classes, functions, assignments and imports at the top level of a Python file."""
     try:
-        file = Path(path)
-        if not file.is_file() or file.stat().st_size > MAX_SOURCE_BYTES:
-            return frozenset()
-        tree = ast.parse(file.read_bytes(), filename=path)
+        status = Path(path).stat()
+    except OSError:
+        return frozenset()
+    if status.st_size > MAX_SOURCE_BYTES:
+        return frozenset()
+    return _parsed_names(path, status.st_mtime_ns, status.st_size)
+
+
+@lru_cache(maxsize=256)  # keyed by the file's version, so an edited file is parsed again
+def _parsed_names(path: str, mtime: int, size: int) -> frozenset[str]:
+    try:
+        tree = ast.parse(Path(path).read_bytes(), filename=path)
     except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
         return frozenset()
     names: set[str] = set()
