@@ -30,8 +30,11 @@ T = TypeVar("T")
 class Analyses:
     """Typed analyses of one graph, cached per file."""
 
-    def __init__(self, graph: ModelGraph, targets: Sequence[str] = (DEFAULT_TARGET,)) -> None:
+    def __init__(self, graph: ModelGraph, targets: Sequence[str] = (DEFAULT_TARGET,),
+                 sources: Sequence[str] = ()) -> None:
         self.graph = graph
+        #: The project's source folders, where the security scan finds its own modules.
+        self.sources = tuple(sources)
         #: The targets selected for this run; the first is the primary one.
         self.targets = tuple(targets) or (DEFAULT_TARGET,)
         self._cache: dict[Any, Any] = {}
@@ -72,7 +75,8 @@ class Analyses:
         """What loading the file with Keras would import, run or read (empty for TFLite)."""
         from tflint.analyses.security import scan_keras_config
 
-        return self._once("security", lambda: scan_keras_config(self.graph, self.target))
+        return self._once("security",
+                          lambda: scan_keras_config(self.graph, self.target, self.sources))
 
     def placement_block(self, target: str | None = None) -> dict[str, Any] | None:
         """The json report's block for one target, from whichever analysis fits the file."""
