@@ -71,6 +71,9 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
               help="pyproject.toml to read [tool.tflint] from (default: the nearest one).")
 @click.option("--isolated", is_flag=True, help="Ignore every configuration file.")
+@click.option("--source", "sources", multiple=True, metavar="DIR",
+              help="Folder of the project's Python source, where the modules of custom layers "
+                   "are looked up (repeatable)  [default: the project root].")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when diagnostics are found.")
 @click.option("-q", "--quiet", is_flag=True, help="Print diagnostics and errors only.")
 @click.option("--statistics", is_flag=True, help="Count diagnostics per rule.")
@@ -89,7 +92,8 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @fix_options
 def check(paths: tuple[str, ...], output_format: str, output: Path | None,
           select: tuple[str, ...], ignore: tuple[str, ...], targets: tuple[str, ...],
-          config_path: Path | None, isolated: bool, exit_zero: bool, quiet: bool,
+          config_path: Path | None, isolated: bool, sources: tuple[str, ...],
+          exit_zero: bool, quiet: bool,
           statistics: bool, verbose: bool, jobs: int | None, verify: bool,
           overlay_path: Path | None = None, **fix_args: object) -> None:
     """Lint model files and folders (recursing into model files)."""
@@ -115,6 +119,8 @@ def check(paths: tuple[str, ...], output_format: str, output: Path | None,
             config.ignore = [*config.ignore, *_split(ignore)]
         if targets:
             config.targets = list(dict.fromkeys(_split(targets)))
+        if sources:
+            config.sources = [str(Path(folder).resolve()) for folder in sources]
         # --verify and the fixer need each file's graph, which workers do not send back.
         in_process = verify or _any_given(fix_args)
         result = lint(list(paths), config,

@@ -51,6 +51,14 @@ class Config:
     root: Path = field(default_factory=Path.cwd)
     #: The pyproject.toml the settings came from, if any.
     source: Path | None = None
+    #: Folders of the project's Python source (``source = [...]``, ``--source``), where the
+    #: security scan looks up the modules of custom objects; empty: the project root.
+    sources: list[str] = field(default_factory=list)
+
+    def source_folders(self) -> tuple[str, ...]:
+        """The source folders, relative ones resolved against the project root."""
+        folders = self.sources or ["."]
+        return tuple(str(self.root / folder) for folder in folders)
 
     def rule_selected(self, rule: type[Rule]) -> bool:
         selected = _most_specific(rule, self.select)
@@ -189,6 +197,7 @@ _KEYS = {
     "per-file-ignores",
     "per-node-ignores",
     "rules",
+    "source",
 }
 
 
@@ -201,6 +210,7 @@ def from_table(table: dict[str, Any], *, root: Path, source: Path | None = None)
     config.select = _string_list(table, "select", where) or ["ALL"]
     config.ignore = _string_list(table, "ignore", where)
     config.exclude = _string_list(table, "exclude", where)
+    config.sources = _string_list(table, "source", where)
     if "target" in table and "targets" in table:
         raise UsageError(f"{where}: give either target or targets, not both")
     config.targets = (_string_list(table, "targets", where) or _string_list(table, "target", where)

@@ -193,7 +193,7 @@ def lint_file(path: str, rules: Sequence[type[Rule]], config: Config) -> FileRes
     result.kind = graph.kind
     result.graph = graph
     result.model = model_summary(graph)
-    analyses = result.analyses = Analyses(graph, config.targets)
+    analyses = result.analyses = Analyses(graph, config.targets, config.source_folders())
     for rule in rules:
         if graph.kind not in rule.file_kinds or config.ignored_for_file(rule, path):
             continue
@@ -209,7 +209,9 @@ def lint_file(path: str, rules: Sequence[type[Rule]], config: Config) -> FileRes
             result.internal_errors.append(_internal_error(rule.code, exc))
             continue
         result.diagnostics.extend(_kept(found, rule, graph, config))
-    for target in analyses.targets:
+    # A security-only run (--select security) skips placements: they cost the op analyses.
+    placed = analyses.targets if any(rule.category != "security" for rule in rules) else ()
+    for target in placed:
         try:
             result.placements[target] = analyses.placement_block(target)
             summary = analyses.placement_summary(target)
