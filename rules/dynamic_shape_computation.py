@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from tflint_rules._dynamic_shapes import (
+    DynamicShapes,
     RuntimeShapeOperand,
     dynamic_shapes,
     format_chain,
@@ -80,7 +81,13 @@ class DynamicShapeComputation(Rule):
             return
         names = ctx.analysis(layer_names)
         dynamic_input = any(m.dynamic_dims for m in model_inputs(ctx.graph))
+        # Shapes read from a dynamic model input share one cause: one finding for all of them.
+        shared = [o for o in analysis.operands if o.origin == "shape" and dynamic_input]
+        if len(shared) > 1:
+            yield _grouped(ctx, shared, analysis, names)
         for operand in analysis.operands:
+            if len(shared) > 1 and operand in shared:
+                continue
             later = analysis.downstream.get(operand.consumer.id, [])
             message = _message(ctx.graph, operand, names)
             if later:
@@ -88,6 +95,27 @@ class DynamicShapeComputation(Rule):
                             f"get{'' if len(later) > 1 else 's'} run-time-sized inputs")
             yield ctx.diagnostic(operand.consumer, message,
                                  suggestion=_suggestion(operand, names, dynamic_input))
+
+
+def _grouped(ctx: RuleContext, operands: list[RuntimeShapeOperand], analysis: DynamicShapes,
+             names: LayerNames) -> Diagnostic:
+    first = operands[0]
+    layers = {names.of_node(o.consumer) for o in operands} - {None}
+    later = {n.id for o in operands for n in analysis.downstream.get(o.consumer.id, [])}
+    consumers = {o.consumer.id for o in operands}
+    where = f" in {len(layers)} layers" if len(layers) > 1 else ""
+    message = (f"{len(consumers)} ops{where} compute their shapes at run time from the model's "
+               f"dynamic input dimensions, e.g. {_message(ctx.graph, first, names)}")
+    if later - consumers:
+        count = len(later - consumers)
+        message += f"; {count} op{'s' if count != 1 else ''} after them get run-time-sized inputs"
+    related = [{"subgraph": o.consumer.subgraph, "index": o.consumer.location.op_index,
+                "op": o.consumer.op_type, "layer": names.of_node(o.consumer),
+                "name": o.consumer.name or None, "reason": format_chain(o.chain)}
+               for o in operands]
+    return ctx.diagnostic(first.consumer, message,
+                          suggestion=_suggestion(first, names, dynamic_input=True),
+                          related=related, weight=len(consumers))
 
 
 def _message(graph: ModelGraph, operand: RuntimeShapeOperand, names: LayerNames) -> str:

@@ -1,10 +1,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from tflint_rules import _data
+from tflint_rules._causes import Cause, cause_message, group_causes
+from tflint_rules._dynamic_shapes import dynamic_shapes
+from tflint_rules._layer_names import layer_names
 
+from tflint.analyses.delegation import Delegation
 from tflint.diagnostics import Diagnostic
+from tflint.graph import ModelGraph
 from tflint.rule import Rule, RuleContext
 from tflint.signature import OpSignature
 from tflint.targets.profile import dtype_class
@@ -56,17 +62,28 @@ class XnnpackFallback(Rule):
             return
         graph = ctx.graph
         advice = _data.load("xnnpack_advice.json")
-        partitions = delegation.partition_count
-        for node_id, reason in delegation.cpu_reasons.items():
-            node = graph.node(node_id)
-            if node.origin in ("flex", "custom"):
-                continue  # reported by the flex-op and custom-op rules
-            classes = [dtype_class(t) for t in OpSignature.of(graph, node).inputs[:1]]
-            suggestion = (advice["dtypes"].get(classes[0]) if classes and " on " in reason
-                          else None) or advice["ops"].get(node.op_type) or advice["default"]
+        names = ctx.analysis(layer_names)
+        # Flex and custom ops are reported by the flex-op and custom-op rules.
+        skip = {n for n in delegation.cpu_reasons if graph.node(n).origin in ("flex", "custom")}
+        causes = group_causes(graph, delegation, ctx.analysis(dynamic_shapes), names, skip)
+        for cause in causes:
             yield ctx.diagnostic(
-                node,
-                f"{reason}; the model runs in {partitions} partition"
-                f"{'s' if partitions != 1 else ''}",
-                suggestion=suggestion,
+                cause.nodes[0], cause_message(cause, delegation),
+                suggestion=_suggestion(graph, cause, delegation, advice),
+                related=cause.related(delegation, names),
+                weight=cause.weight(delegation.partition_count),
             )
+
+
+def _suggestion(graph: ModelGraph, cause: Cause, delegation: Delegation,
+                advice: dict[str, Any]) -> str:
+    if cause.kind == "dynamic-shape":
+        return str(advice["dynamic_shape"])
+    for node in cause.nodes:  # the most specific advice of the cause's ops
+        reason = delegation.cpu_reasons[node.id]
+        classes = [dtype_class(t) for t in OpSignature.of(graph, node).inputs[:1]]
+        if classes and " on " in reason and classes[0] in advice["dtypes"]:
+            return str(advice["dtypes"][classes[0]])
+        if node.op_type in advice["ops"]:
+            return str(advice["ops"][node.op_type])
+    return str(advice["default"])

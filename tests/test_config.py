@@ -74,7 +74,7 @@ def test_invalid_configuration_is_a_usage_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("table, message", [
-    ({"target": "gpu"}, "unknown target 'gpu'"),
+    ({"target": "no-such-npu"}, "unknown target 'no-such-npu'"),
     ({"severity": {"TFL101": "fatal"}}, "must be error, warning or info"),
     ({"select": "TFL1"}, None),
     ({"ignore": [1]}, "must be a list of strings"),

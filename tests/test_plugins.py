@@ -61,9 +61,14 @@ def test_third_party_rule_is_discovered_and_configurable(tmp_path: Path) -> None
     model = tmp_path / "model.h5"  # under the plugin project's own pyproject.toml
     shutil.copy(fixture("seed/lambda_sincos.h5"), model)
     run = run_tflint("--select", "ACME", model, env=env)
-    assert run.code == 1 and "info ACME001" in run.out
-    (tmp_path / "pyproject.toml").write_text('[tool.tflint.rules.ACME001]\nlimit = 1000\n')
+    # An info finding is reported but fails the run only when asked for (--fail-on info).
+    assert run.code == 0 and "info ACME001" in run.out
+    assert run_tflint("--select", "ACME", "--fail-on", "info", model, env=env).code == 1
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.tflint]\nfail-on = "info"\n[tool.tflint.rules.ACME001]\nlimit = 1000\n')
     assert run_tflint("--select", "model", model, cwd=tmp_path, env=env).code == 0
+    (tmp_path / "pyproject.toml").write_text('[tool.tflint]\nfail-on = "info"\n')
+    assert run_tflint("--select", "model", model, cwd=tmp_path, env=env).code == 1
 
 
 def test_broken_plugins_are_reported_cleanly(tmp_path: Path) -> None:

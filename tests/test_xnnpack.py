@@ -32,23 +32,31 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import probe_xnnpack
 
 PROBE = FIXTURES / "probe"
-# The probe models have a test of their own (test_xnnpack_probe.py).
-TFLITE_FIXTURES = sorted(p for p in glob.glob(str(FIXTURES / "**" / "*.tflite"), recursive=True)
-                         if Path(p).parent != PROBE)
+# The probe models of every target have tests of their own (test_xnnpack_probe.py, ...).
+TFLITE_FIXTURES = sorted(
+    p for p in glob.glob(str(FIXTURES / "**" / "*.tflite"), recursive=True)
+    if not Path(p).relative_to(FIXTURES).parts[0].startswith("probe"))
 
 
 def test_seed_custom_activation_prediction() -> None:
     [file] = tflint.lint(fixture("seed/custom_activation.tflite")).files
     fallback = [d for d in file.diagnostics if d.code == "TFL110"]
-    assert sorted(d.location.op_type for d in fallback) == ["LESS"] * 3 + ["SELECT_V2"] * 3
-    assert all("the model runs in 4 partitions" in d.message for d in fallback)
-    assert all(d.suggestion for d in fallback)
+    # One finding per cause: each custom activation layer puts a LESS and a SELECT_V2
+    # on the CPU; its per-op detail is in `related`.
+    assert [d.message.split(":")[0] for d in fallback] == [
+        f"layer 'custom_act{i}'" for i in (1, 2, 3)]
+    assert all(sorted(op["op"] for op in d.related) == ["LESS", "SELECT_V2"] for d in fallback)
+    assert all("LESS and SELECT_V2 are not supported by XNNPACK" in d.message for d in fallback)
+    assert all("fixing it takes 2 ops off the CPU and leaves 3 partitions (now 4)" in d.message
+               for d in fallback)
+    assert all(d.suggestion and "compare" in d.suggestion for d in fallback)
     delegation = file.delegation
     assert (delegation["target"], delegation["ops"], delegation["delegated"],
             delegation["partitions"]) == ("xnnpack", 17, 11, 4)
     assert {"subgraph", "index", "op", "layer", "reason"} <= set(delegation["cpu_ops"][0])
     assert delegation["cpu_ops"][0]["layer"].endswith("/Less")
-    assert "17 ops, 11 on XNNPACK in 4 partitions, 6 on CPU: LESS x3, SELECT_V2 x3" in file.placement_summaries.values()
+    assert file.placement_summaries["xnnpack"] == (
+        "17 ops, 11 on XNNPACK in 4 partitions, 6 on CPU: LESS x3, SELECT_V2 x3")
 
 
 def test_clean_float_model_is_fully_delegated() -> None:

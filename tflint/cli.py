@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
+from tflint.diagnostics import Severity
 from tflint.errors import UsageError
 from tflint.fixer.options import fix_options
 
@@ -17,6 +18,16 @@ EXIT_USAGE = 2
 
 class _DefaultToCheck(click.Group):
     """``tflint model.h5`` means ``tflint check model.h5``, as ``ruff`` works."""
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The group's help, then the options of the default command, which most runs use."""
+        super().format_help(ctx, formatter)
+        command = self.commands["check"]
+        with click.Context(command, info_name="check", parent=ctx) as check_ctx:
+            formatter.write_paragraph()
+            with formatter.section("Options of 'tflint [check] PATH...'"):
+                formatter.write_dl([row for param in command.get_params(check_ctx)
+                                    if (row := param.get_help_record(check_ctx)) is not None])
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
@@ -68,6 +79,9 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--target", "targets", multiple=True, metavar="NAMES",
               help="Targets the model is meant for, comma-separated; the first is the primary "
                    "one (see 'tflint targets')  [default: xnnpack].")
+@click.option("--arena-budget", metavar="SIZE",
+              help="RAM for the TFLite Micro tensor arena (e.g. 256KiB); a larger estimate is "
+                   "reported (TFL132).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
               help="pyproject.toml to read [tool.tflint] from (default: the nearest one).")
 @click.option("--isolated", is_flag=True, help="Ignore every configuration file.")
@@ -75,10 +89,16 @@ def _split(values: tuple[str, ...]) -> list[str]:
               help="Folder of the project's Python source, where the modules of custom layers "
                    "are looked up (repeatable)  [default: the project root].")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when diagnostics are found.")
+@click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default=None,
+              help="Lowest severity that makes the run exit 1  [default: warning, or fail-on "
+                   "in [tool.tflint]].")
 @click.option("-q", "--quiet", is_flag=True, help="Print diagnostics and errors only.")
 @click.option("--statistics", is_flag=True, help="Count diagnostics per rule.")
+@click.option("--show-facts", is_flag=True,
+              help="Also print each model's facts: inputs, outputs, op histogram, weights.")
 @click.option("-v", "--verbose", is_flag=True,
-              help="Also print the traceback of a rule that failed.")
+              help="Also print the facts, each finding's ops one by one, and the traceback "
+                   "of a rule that failed.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), metavar="N",
               help="Files linted at once (in processes) when several are given  "
                    "[default: the number of cores; 1 with --verify and the fixer options].")
@@ -93,9 +113,11 @@ def _split(values: tuple[str, ...]) -> list[str]:
 def check(paths: tuple[str, ...], output_format: str, output: Path | None,
           select: tuple[str, ...], ignore: tuple[str, ...], targets: tuple[str, ...],
           config_path: Path | None, isolated: bool, sources: tuple[str, ...],
-          exit_zero: bool, quiet: bool,
-          statistics: bool, verbose: bool, jobs: int | None, verify: bool,
-          overlay_path: Path | None = None, **fix_args: object) -> None:
+          exit_zero: bool, fail_on: str | None,
+          quiet: bool,
+          statistics: bool, show_facts: bool, verbose: bool, jobs: int | None, verify: bool,
+          arena_budget: str | None = None, overlay_path: Path | None = None,
+          **fix_args: object) -> None:
     """Lint model files and folders (recursing into model files)."""
     from tflint.config import Config, find_pyproject, load_config
     from tflint.engine import lint
@@ -121,6 +143,10 @@ def check(paths: tuple[str, ...], output_format: str, output: Path | None,
             config.targets = list(dict.fromkeys(_split(targets)))
         if sources:
             config.sources = [str(Path(folder).resolve()) for folder in sources]
+        if arena_budget is not None:
+            config.rule_options.setdefault("TFL132", {})["arena-budget"] = arena_budget
+        if fail_on:
+            config.fail_on = Severity(fail_on)
         # --verify and the fixer need each file's graph, which workers do not send back.
         in_process = verify or _any_given(fix_args)
         result = lint(list(paths), config,
@@ -138,7 +164,8 @@ def check(paths: tuple[str, ...], output_format: str, output: Path | None,
             from tflint.verify import verify_result
 
             mismatches = verify_result(result, trust_model=bool(fix_args.get("trust_model")))
-        report = render(result, output_format, quiet=quiet, statistics=statistics)
+        report = render(result, output_format, quiet=quiet, statistics=statistics,
+                        verbose=verbose, show_facts=show_facts)
         overlay = None
         if overlay_path is not None:
             from tflint.reporters.model_explorer import render as render_overlay
@@ -157,7 +184,7 @@ def check(paths: tuple[str, ...], output_format: str, output: Path | None,
         _write_atomically(output, report)
     if overlay is not None and overlay_path is not None:
         _write_atomically(overlay_path, overlay)
-    code = result.exit_code(exit_zero)
+    code = result.exit_code(exit_zero, config.fail_on)
     sys.exit(max(code, 1) if mismatches and not exit_zero else code)
 
 
@@ -188,7 +215,7 @@ def list_rules(output_format: str) -> None:
 @main.command("rule")
 @click.argument("code")
 def show_rule(code: str) -> None:
-    """Print one rule's documentation, e.g. tflint rule TFL101."""
+    """Print one rule's documentation and options (tflint rule TFL101)."""
     from tflint.registry import find_rule, parse_doc
     from tflint.rule import option_specs
 
@@ -254,6 +281,10 @@ def _write_atomically(path: Path, text: str) -> None:
     try:
         with handle:
             handle.write(text)
+        # A temporary file is private (0600); a report gets the usual permissions.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(handle.name, 0o666 & ~umask)
         os.replace(handle.name, path)
     except OSError as exc:
         os.unlink(handle.name)

@@ -19,6 +19,8 @@ Example::
 
     [tool.tflint.rules.TFL301]      # rule options, kebab-case; see 'tflint rule CODE'
     integer-io = true
+
+    arena-budget = "256KiB"         # (top level) TFLite Micro arena budget, rule TFL132
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ class Config:
     #: Targets to analyse for; the first is the primary one (rules, ``delegation``).
     targets: list[str] = field(default_factory=lambda: [DEFAULT_TARGET])
     exclude: list[str] = field(default_factory=list)
+    #: The lowest severity that makes the run exit 1 (info findings alone do not, by default).
+    fail_on: Severity = Severity.WARNING
     severity: dict[str, Severity] = field(default_factory=dict)
     per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
     per_node_ignores: dict[str, list[str]] = field(default_factory=dict)
@@ -193,10 +197,12 @@ _KEYS = {
     "target",
     "targets",
     "exclude",
+    "fail-on",
     "severity",
     "per-file-ignores",
     "per-node-ignores",
     "rules",
+    "arena-budget",
     "source",
 }
 
@@ -215,6 +221,11 @@ def from_table(table: dict[str, Any], *, root: Path, source: Path | None = None)
         raise UsageError(f"{where}: give either target or targets, not both")
     config.targets = (_string_list(table, "targets", where) or _string_list(table, "target", where)
                       or [DEFAULT_TARGET])
+    if "fail-on" in table:
+        try:
+            config.fail_on = Severity(str(table["fail-on"]))
+        except ValueError:
+            raise UsageError(f"{where}: fail-on must be error, warning or info") from None
     for code, level in _table(table, "severity", where).items():
         try:
             config.severity[code.upper()] = Severity(str(level))
@@ -228,6 +239,8 @@ def from_table(table: dict[str, Any], *, root: Path, source: Path | None = None)
     config.rule_options = {
         code.upper(): dict(options) for code, options in _table(table, "rules", where).items()
     }
+    if "arena-budget" in table:  # shorthand for [tool.tflint.rules.TFL132] arena-budget
+        config.rule_options.setdefault("TFL132", {})["arena-budget"] = table["arena-budget"]
     return config
 
 

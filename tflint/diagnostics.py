@@ -56,6 +56,11 @@ class Diagnostic:
     node_id: str | None = None
     #: The target the finding is about, for findings that depend on where the model runs.
     target: str | None = None
+    #: Per-op detail of a finding about a group of ops (json, SARIF, ``--verbose``): dicts
+    #: with ``subgraph``, ``index``, ``op``, ``layer``, ``name`` and ``reason``.
+    related: list[dict[str, Any]] = field(default_factory=list)
+    #: What acting on the finding is worth, for ranking findings of one file (higher first).
+    weight: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -68,4 +73,5 @@ class Diagnostic:
             "suggestion": self.suggestion,
             "fix": None if self.fix is None else self.fix.to_dict(),
             "target": self.target,
+            "related": self.related,
         }

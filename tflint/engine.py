@@ -52,8 +52,10 @@ class FileResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     #: Whole-file report sections added after the lint (``verification``, ...).
     sections: dict[str, Any] = field(default_factory=dict)
-    #: Text lines rules add to the file's summary.
+    #: Text lines rules add to the file's facts (shown with --show-facts or --verbose).
     notes: list[str] = field(default_factory=list)
+    #: Outcomes of actions asked for on the command line (``--verify``): always shown.
+    outcomes: list[str] = field(default_factory=list)
     #: Model-level facts: subgraphs, op histogram, parameters, signatures.
     model: dict[str, Any] | None = None
     graph: ModelGraph | None = field(default=None, repr=False)
@@ -99,11 +101,16 @@ class Result:
     def internal_errors(self) -> list[InternalError]:
         return [e for f in self.files for e in f.internal_errors]
 
-    def exit_code(self, exit_zero: bool = False) -> int:
-        """0 clean, 1 diagnostics found, 2 an input could not be read or a rule failed."""
+    def failing(self, fail_on: Severity = Severity.WARNING) -> list[Diagnostic]:
+        """The diagnostics at or above ``fail_on``: those that make the run fail."""
+        return [d for d in self.diagnostics if d.severity.rank >= fail_on.rank]
+
+    def exit_code(self, exit_zero: bool = False, fail_on: Severity = Severity.WARNING) -> int:
+        """0 clean, 1 findings at or above ``fail_on``, 2 an input could not be read or a
+        rule failed."""
         if self.errors or self.internal_errors:
             return 2
-        return 0 if exit_zero or not self.diagnostics else 1
+        return 0 if exit_zero or not self.failing(fail_on) else 1
 
     def to_dict(self) -> dict[str, Any]:
         from tflint import __version__
@@ -224,7 +231,8 @@ def lint_file(path: str, rules: Sequence[type[Rule]], config: Config) -> FileRes
         if summary is not None:
             result.placement_summaries[target] = summary
     position = {node_id: i for i, node_id in enumerate(graph.node_ids())}
-    result.diagnostics.sort(key=lambda d: (position.get(d.node_id or "", -1), d.code))
+    # Findings worth more (a cause that frees more ops) first, then in graph order.
+    result.diagnostics.sort(key=lambda d: (-d.weight, position.get(d.node_id or "", -1), d.code))
     result.diagnostics[:0] = [_internal_diagnostic(e) for e in result.internal_errors]
     return result
 

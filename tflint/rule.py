@@ -136,6 +136,8 @@ class RuleContext:
         fix: Fix | None = None,
         severity: Severity | None = None,
         target: str | None = None,
+        related: list[dict[str, Any]] | None = None,
+        weight: float = 0.0,
     ) -> Diagnostic:
         return Diagnostic(
             code=self.rule.code,
@@ -148,4 +150,6 @@ class RuleContext:
             fix=fix,
             node_id=None if node is None else node.id,
             target=target,
+            related=related or [],
+            weight=weight,
         )

@@ -60,9 +60,14 @@ def summary_line(kind: str, summary: dict[str, Any]) -> str:
         subgraphs = len(summary.get("subgraphs") or []) or 1
         parameters = summary.get("parameters") or 0
         return (f"tflite, {subgraphs} subgraph{'s' if subgraphs != 1 else ''}, "
-                f"{summary['nodes']} ops, {_count(parameters)} parameters")
+                f"{_plural(summary['nodes'], 'op')}, {_count(parameters)} parameters")
     dialect = summary.get("dialect") or "keras"
-    return f"{dialect} {summary.get('model_class') or 'model'}, {summary['nodes']} layer calls"
+    return (f"{dialect} {summary.get('model_class') or 'model'}, "
+            f"{_plural(summary['nodes'], 'layer call')}")
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def _count(value: int) -> str:
@@ -85,7 +90,8 @@ def detail_lines(kind: str, summary: dict[str, Any]) -> list[str]:
         subgraphs = summary.get("subgraphs") or []
         if len(subgraphs) > 1:
             lines.append("subgraphs: " + ", ".join(
-                f"{s.get('name') or s.get('index')} ({s.get('operators')} ops)" for s in subgraphs))
+                f"{s.get('name') or s.get('index')} ({_plural(s.get('operators') or 0, 'op')})"
+                for s in subgraphs))
         weights = summary.get("weight_bytes_by_dtype") or {}
         lines.append("weights: " + (", ".join(
             f"{dtype} {_bytes(size)}" for dtype, size in sorted(weights.items())) or "none")

@@ -166,6 +166,9 @@ def verify_result(result: Any, timeout: float = 60.0, *, trust_model: bool = Fal
     """
     mismatches = 0
     for file in result.files:
+        if file.kind == "keras" and file.error is None:
+            file.outcomes.append("verify: not run: --verify checks a .tflite against LiteRT; "
+                              "for a Keras model, --fix --convert converts it and measures both")
         if file.kind != "tflite" or file.error is not None:
             continue
         delegation = file.analyses.delegation("xnnpack") if file.analyses else None
@@ -183,6 +186,6 @@ def verify_result(result: Any, timeout: float = 60.0, *, trust_model: bool = Fal
             continue
         verification = compare(predicted, actual)
         file.sections["verification"] = verification
-        file.notes.append(summary(verification))
+        file.outcomes.append(summary(verification))
         mismatches += not verification["matches"]
     return mismatches

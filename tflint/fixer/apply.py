@@ -26,6 +26,7 @@ from tflint.errors import ModelFileError, UsageError
 from tflint.fixer.actions import apply_action, describe_layer, layer_locations
 from tflint.fixer.configs import ActionError
 from tflint.fixer.weights import LayerKey, OriginalWeights
+from tflint.gate import Concern
 from tflint.kerasconfig import KerasModelConfig
 from tflint.loaders import sniff_container
 from tflint.loaders.keras_files import read_h5, read_json_file, read_keras_zip
@@ -176,7 +177,7 @@ class FixPlan:
     #: Diagnostics the rewritten config still has (selected rules) and its security findings
     #: (every security rule, whatever the selection).
     remaining: list[Diagnostic] = field(default_factory=list)
-    security: list[Diagnostic] = field(default_factory=list)
+    security: list[Concern] = field(default_factory=list)
     #: Which fix rewrote each layer, and the actions applied: later passes neither undo
     #: nor repeat them.
     touched: dict[LayerKey, str] = field(default_factory=dict)

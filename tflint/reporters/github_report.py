@@ -16,7 +16,11 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def render(result: Result, **_: object) -> str:
+def render(result: Result, *, statistics: bool = False, **_: object) -> str:
+    if statistics:  # plain count lines in the workflow log, as the text format prints them
+        from tflint.reporters.text_report import render as render_text
+
+        return render_text(result, statistics=True)
     lines: list[str] = []
     for file in result.files:
         path = _escape_property(file.path)

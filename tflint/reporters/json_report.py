@@ -7,5 +7,11 @@ import json
 from tflint.engine import Result
 
 
-def render(result: Result, **_: object) -> str:
-    return json.dumps(result.to_dict(), indent=2, sort_keys=False) + "\n"
+def render(result: Result, *, statistics: bool = False, **_: object) -> str:
+    if statistics:
+        from tflint.reporters.text_report import statistics_rows
+
+        report: dict[str, object] = {"statistics": statistics_rows(result)}
+    else:
+        report = result.to_dict()
+    return json.dumps(report, indent=2, sort_keys=False) + "\n"

@@ -37,8 +37,13 @@ _FILE_ERROR_HELP = ("The file is missing, unreadable, empty, not a model tflint 
                     "that file.")
 
 
-def render(result: Result, **_: object) -> str:
-    return json.dumps(sarif_log(result), indent=2, ensure_ascii=False) + "\n"
+def render(result: Result, *, statistics: bool = False, **_: object) -> str:
+    log = sarif_log(result)
+    if statistics:  # the counts ride along as run properties; results stay for code scanning
+        from tflint.reporters.text_report import statistics_rows
+
+        log["runs"][0]["properties"] = {"statistics": statistics_rows(result)}
+    return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
 
 
 def sarif_log(result: Result) -> dict[str, Any]:
@@ -83,7 +88,8 @@ def sarif_log(result: Result) -> dict[str, Any]:
             "help": {"text": _FILE_ERROR_HELP},
             "defaultConfiguration": {"level": "error"},
         }]
-    invocation: dict[str, Any] = {"executionSuccessful": not notifications}
+    invocation: dict[str, Any] = {
+        "executionSuccessful": not notifications and not result.internal_errors}
     if notifications:
         invocation["toolExecutionNotifications"] = notifications
     run: dict[str, Any] = {

@@ -14,7 +14,16 @@ from tflint.summary import detail_lines, summary_line
 
 
 def render(result: Result, *, quiet: bool = False, statistics: bool = False,
-           show_fixes: bool = True, **_: object) -> str:
+           show_fixes: bool = True, verbose: bool = False, show_facts: bool = False,
+           **_: object) -> str:
+    """Findings, then one placement line per file and target; the model's facts and each
+    finding's per-op detail only with ``show_facts`` / ``verbose``."""
+    if statistics:  # counts instead of the findings, as in ruff
+        lines = _statistics(result)
+        if not quiet:
+            lines.append(_closing_line(result))
+        return "".join(line + "\n" for line in lines)
+    facts = show_facts or verbose
     lines: list[str] = []
     for file in result.files:
         if file.error is not None:
@@ -27,34 +36,84 @@ def render(result: Result, *, quiet: bool = False, statistics: bool = False,
                 lines.append(f"  help: {d.suggestion}")
             if not quiet and show_fixes and d.fix is not None:
                 lines.append(f"  fix ({d.fix.applicability}): {d.fix.title}")
-        if not quiet and file.model is not None and file.kind is not None:
-            lines.append(f"{file.path}: {summary_line(file.kind, file.model)}")
-            lines.extend(f"{file.path}: {line}" for line in detail_lines(file.kind, file.model))
+            if verbose:
+                lines.extend(f"  {_related_line(op)}" for op in d.related)
+        if not quiet:
+            if facts and file.model is not None and file.kind is not None:
+                lines.append(f"{file.path}: {summary_line(file.kind, file.model)}")
+                lines.extend(f"{file.path}: {line}" for line in detail_lines(file.kind,
+                                                                             file.model))
+                lines.extend(f"{file.path}: {note}" for note in file.notes)
             lines.extend(f"{file.path}: {line}" for line in file.placement_summaries.values())
-            lines.extend(f"{file.path}: {note}" for note in file.notes)
-    if statistics:
-        lines.extend(_statistics(result))
+        lines.extend(f"{file.path}: {line}" for line in file.outcomes)
     if not quiet:
+        fixable = fixable_line(result)
+        if fixable:
+            lines.append(fixable)
         lines.append(_closing_line(result))
     return "".join(line + "\n" for line in lines)
 
 
+def _related_line(op: dict[str, object]) -> str:
+    """``op 12 (LESS) in layer 'act': LESS is not supported by XNNPACK``."""
+    where = f"subgraph {op['subgraph']} / " if op.get("subgraph") else ""
+    layer = f" in layer '{op['layer']}'" if op.get("layer") else ""
+    return f"- {where}op {op['index']} ({op['op']}){layer}: {op['reason']}"
+
+
+def statistics_rows(result: Result) -> list[dict[str, object]]:
+    """Findings counted by rule, most frequent first, with how many carry a safe fix."""
+    counts: Counter[tuple[str, str]] = Counter()
+    fixable: Counter[str] = Counter()
+    for d in result.diagnostics:
+        counts[(d.code, d.rule)] += 1
+        if d.fix is not None and d.fix.applicability == "safe":
+            fixable[d.code] += 1
+    return [{"code": code, "rule": rule, "count": count, "fixable": fixable[code]}
+            for (code, rule), count in sorted(counts.items(), key=lambda i: (-i[1], i[0]))]
+
+
 def _statistics(result: Result) -> list[str]:
-    counts = Counter((d.code, d.rule) for d in result.diagnostics)
-    return [f"{count:5d}  {code}  {rule}" for (code, rule), count in
-            sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
+    """As ruff prints them: count, code, ``[*]`` when a safe fix exists, rule name."""
+    return [f"{row['count']:5d}  {row['code']:<7} {'[*]' if row['fixable'] else '[ ]'} "
+            f"{row['rule']}" for row in statistics_rows(result)]
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def fixable_line(result: Result) -> str | None:
+    """How many findings --fix and --fix --unsafe-fixes would fix, if any."""
+    safe = sum(1 for d in result.diagnostics if d.fix and d.fix.applicability == "safe")
+    unsafe = sum(1 for d in result.diagnostics if d.fix and d.fix.applicability == "unsafe")
+    if not safe and not unsafe:
+        return None
+    text = f"[*] {safe} fixable with --fix"
+    if unsafe:
+        text += f" ({unsafe} more with --fix --unsafe-fixes)"
+    return text + "."
 
 
 def _closing_line(result: Result) -> str:
     files = len(result.files)
+    if files == 0:
+        return "No model files found in the given paths."
     unreadable = len(result.errors)
-    tail = ""
+    failed_rules = len(result.internal_errors)
+    problems = []
     if unreadable:
-        tail = f"; {unreadable} file{'s' if unreadable != 1 else ''} could not be read"
-    total = len(result.diagnostics)
-    if total == 0:
-        return f"All checks passed ({files} file{'s' if files != 1 else ''}){tail}."
-    by_severity = Counter(d.severity.value for d in result.diagnostics)
-    detail = ", ".join(f"{n} {s}{'s' if n != 1 else ''}" for s, n in sorted(by_severity.items()))
-    return (f"Found {total} diagnostic{'s' if total != 1 else ''} ({detail}) in "
-            f"{files} file{'s' if files != 1 else ''}{tail}.")
+        problems.append(f"{_plural(unreadable, 'file')} could not be read")
+    if failed_rules:
+        problems.append(f"{_plural(failed_rules, 'rule run')} failed")
+    tail = "; " + "; ".join(problems) if problems else ""
+    findings = [d for d in result.diagnostics if d.code != "TFL000"]
+    linted = files - unreadable
+    if not findings:
+        if problems:
+            return f"No findings in {_plural(linted, 'file')} linted{tail}."
+        return f"All checks passed ({_plural(files, 'file')})."
+    by_severity = Counter(d.severity.value for d in findings)
+    detail = ", ".join(_plural(n, s) for s, n in sorted(by_severity.items()))
+    return (f"Found {_plural(len(findings), 'diagnostic')} ({detail}) in "
+            f"{_plural(linted, 'file')}{tail}.")

@@ -1,0 +1,184 @@
+"""Ops a target does not run, grouped by what causes them, with what fixing each cause gains.
+
+One diagnostic per cause instead of one per op: a dynamic batch that puts a
+few hundred shape ops on the CPU is one finding, and so is a Keras layer whose
+ops the target does not take.  A cause's gain is measured with the shared
+partitioner: the ops it would give back to the target and the partitions the
+model would have without it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from tflint_rules._dynamic_shapes import DynamicShapes
+from tflint_rules._layer_names import LayerNames
+
+from tflint.analyses.delegation import Delegation, subgraph_partitions
+from tflint.graph import ModelGraph, Node, Tensor
+
+#: The tensor name and producer a reason quotes: `` 'model/x/shape'``, `` (computed by PACK)``.
+_TENSOR_DETAIL = re.compile(r" '[^']*'| \(computed by [A-Z0-9_]+\)")
+
+
+@dataclass
+class Cause:
+    """A reason for a group of ops to stay off the target."""
+
+    #: ``dynamic-shape``, ``layer`` or ``op``.
+    kind: str
+    #: The cause in the user's terms: ``the dynamic batch of input 'image'``, ``layer 'act'``.
+    subject: str
+    nodes: list[Node] = field(default_factory=list)
+    #: Partitions of the model if the cause's ops ran on the target.
+    partitions_without: int = 0
+
+    @property
+    def op_histogram(self) -> str:
+        counts = Counter(n.op_type for n in self.nodes)
+        return ", ".join(op if n == 1 else f"{op} x{n}" for op, n in counts.most_common())
+
+    def weight(self, partitions: int) -> float:
+        """What fixing it is worth: partitions saved first, then ops won back."""
+        return (partitions - self.partitions_without) * 1000 + len(self.nodes)
+
+    def related(self, delegation: Delegation, names: LayerNames) -> list[dict[str, Any]]:
+        return [{"subgraph": n.subgraph, "index": n.location.op_index, "op": n.op_type,
+                 "layer": names.of_node(n), "name": n.name or None,
+                 "reason": delegation.cpu_reasons[n.id]} for n in self.nodes]
+
+
+def _shape_ops(graph: ModelGraph, dynamic: DynamicShapes, on_cpu: set[str]) -> list[Node]:
+    """CPU ops that exist or stay on the CPU only because a shape is known at run time: the
+    consumers of run-time shape operands and every op computing those operands (back to
+    the SHAPE ops), not just the one chain a diagnostic quotes."""
+    found: dict[str, Node] = {}
+    pending = []
+    for operand in dynamic.operands:
+        if operand.origin not in ("shape", "input"):
+            continue
+        found.setdefault(operand.consumer.id, operand.consumer)
+        pending.append(operand.tensor)
+    seen: set[str] = set()
+    while pending:
+        tensor = pending.pop()
+        if tensor.id in seen:
+            continue
+        seen.add(tensor.id)
+        producer = graph.producer(tensor)
+        if producer is None or producer.id in found or not all(
+                _is_shape_like(t) for t in producer.outputs):
+            continue
+        found[producer.id] = producer
+        if producer.op_type != "SHAPE":  # SHAPE reads a data tensor: the chain starts there
+            pending.extend(t for t in producer.inputs if not t.is_constant)
+    return [node for node in found.values() if node.id in on_cpu]
+
+
+def _is_shape_like(tensor: Tensor) -> bool:
+    return (tensor.dtype in ("int32", "int64") and tensor.shape is not None
+            and len(tensor.shape) <= 1)
+
+
+def _dynamic_subject(graph: ModelGraph) -> str:
+    for tensor in graph.inputs:
+        shape = tensor.shape
+        if shape is None:
+            return f"the unknown rank of input '{tensor.name}'"
+        if shape and shape[0] is None and all(d is not None for d in shape[1:]):
+            return f"the dynamic batch of input '{tensor.name}'"
+        if any(d is None for d in shape):
+            return f"the dynamic dimensions of input '{tensor.name}'"
+    return "shapes computed at run time"
+
+
+def group_causes(graph: ModelGraph, delegation: Delegation, dynamic: DynamicShapes,
+                 names: LayerNames, skip: set[str]) -> list[Cause]:
+    """The causes of the ops in ``delegation.cpu_reasons`` (less ``skip``), most gain first."""
+    on_cpu = {n for n in delegation.cpu_reasons if n not in skip}
+    causes: dict[tuple[str, str], Cause] = {}
+    shape_ops = _shape_ops(graph, dynamic, on_cpu)
+    if shape_ops:
+        cause = Cause("dynamic-shape", _dynamic_subject(graph))
+        causes[("dynamic-shape", "")] = cause
+    taken = {n.id for n in shape_ops}
+    for node in graph.nodes():
+        if node.id not in on_cpu:
+            continue
+        if node.id in taken:
+            causes[("dynamic-shape", "")].nodes.append(node)
+            continue
+        layer = names.of_node(node)
+        if layer is not None:
+            key = ("layer", layer)
+            subject = f"layer '{layer}'"
+        else:
+            key = ("op", f"{node.op_type}\0{delegation.cpu_reasons[node.id]}")
+            subject = f"{node.op_type} '{node.name}'" if node.name else node.op_type
+        cause = causes.get(key)
+        if cause is None:
+            cause = causes[key] = Cause(key[0], subject)
+        cause.nodes.append(node)
+    by_subgraph: dict[int, list[Node]] = {}
+    for node in graph.nodes():
+        by_subgraph.setdefault(node.subgraph, []).append(node)
+    stays = set(delegation.cpu_reasons) - delegation.claimed_failing
+    for cause in causes.values():
+        freed = {n.id for n in cause.nodes}
+        cause.partitions_without = sum(
+            len(subgraph_partitions(graph, nodes, stays - freed))
+            for nodes in by_subgraph.values())
+    total = delegation.partition_count
+    return sorted(causes.values(), key=lambda c: (-c.weight(total), c.nodes[0].id))
+
+
+def gain_text(cause: Cause, delegation: Delegation) -> str:
+    """``fixing it takes 3 ops off the CPU and leaves 1 partition (now 4)``."""
+    ops = len(cause.nodes)
+    after = cause.partitions_without
+    now = delegation.partition_count
+    partitions = f"{after} partition{'s' if after != 1 else ''}"
+    change = f"leaves {partitions} (now {now})" if after != now else f"keeps {partitions}"
+    return f"fixing it takes {ops} op{'s' if ops != 1 else ''} off the CPU and {change}"
+
+
+def cause_message(cause: Cause, delegation: Delegation) -> str:
+    """What the cause puts on the CPU and why, and what fixing it gains; the location
+    (the cause's first op) is shown next to it, so it is not repeated here."""
+    reasons = _merged_reasons([(n.op_type, delegation.cpu_reasons[n.id]) for n in cause.nodes])
+    why = reasons[0]
+    if len(reasons) > 1:
+        others = len(reasons) - 1
+        why += f" (and {others} other reason{'s' if others != 1 else ''})"
+    ops = len(cause.nodes)
+    if cause.kind == "op":
+        what = "" if ops == 1 else f"{ops} {cause.nodes[0].op_type} ops stay on the CPU: "
+    elif ops == 1:
+        what = f"{cause.subject}: {cause.nodes[0].op_type} stays on the CPU: "
+    else:
+        what = f"{cause.subject}: {ops} ops stay on the CPU ({cause.op_histogram}): "
+    return f"{what}{why}; {gain_text(cause, delegation)}"
+
+
+def _merged_reasons(reasons: list[tuple[str, str]]) -> list[str]:
+    """Distinct reasons, with those that differ only in the op they name said once:
+    ``LESS and SELECT_V2 are not supported by XNNPACK``."""
+    by_tail: dict[str, list[str]] = {}
+    plain: list[str] = []
+    for op, named in reasons:
+        # Reasons naming one tensor each say the same thing for every op of a cause.
+        reason = _TENSOR_DETAIL.sub("", named)
+        if reason.startswith(f"{op} is "):
+            ops = by_tail.setdefault(reason[len(op) + 4:], [])
+            if op not in ops:
+                ops.append(op)
+        elif reason not in plain:
+            plain.append(reason)
+    merged = []
+    for tail, ops in by_tail.items():
+        names = ops[0] if len(ops) == 1 else ", ".join(ops[:-1]) + f" and {ops[-1]}"
+        merged.append(f"{names} {'is' if len(ops) == 1 else 'are'} {tail}")
+    return merged + plain
