@@ -37,7 +37,7 @@ def test_plugin_api_examples_run_as_written() -> None:
     assert len(blocks) == 3
     namespace: dict[str, object] = {}
     for block in blocks:
-        exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+        exec(compile(block, "README.md", "exec"), namespace)  # our own README's snippets
     from tflint.registry import validate
 
     validate(namespace["TooManyCpuOps"], "README")  # type: ignore[arg-type]

@@ -132,7 +132,8 @@ def test_quantized_configuration_is_decided_by_the_output() -> None:
     graph, node = _probe("transpose_conv__qs8_per_channel")
     assert node.inputs[0].dtype == "int32" and quantized_configuration(OpSignature.of(graph, node))
     graph, node = _probe("conv_2d__hybrid_per_channel")
-    assert node.inputs[1].dtype == "int8" and not quantized_configuration(OpSignature.of(graph, node))
+    assert node.inputs[1].dtype == "int8"
+    assert not quantized_configuration(OpSignature.of(graph, node))
     # A weight zero point is rejected in the int8 form, claimed then failing in the hybrid one.
     profile = load_profile()
     graph, node = _probe("fully_connected__qs8_filter_zero_point")
