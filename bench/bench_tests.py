@@ -6,7 +6,7 @@ line.  Extra arguments go to pytest, e.g. to
 compare with one process instead of the configured xdist workers:
 
     python bench/bench_tests.py              # as README and .ci/run run it
-    python bench/bench_tests.py -p no:xdist  # the same suite in one process
+    python bench/bench_tests.py -n 0         # the same suite in one process
     python bench/bench_tests.py --no-install -n 2
 """
 
