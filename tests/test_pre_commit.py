@@ -111,10 +111,12 @@ def test_manifest_is_valid_and_selects_model_files() -> None:
     (hook,) = yaml.safe_load(MANIFEST.read_text())
     assert (hook["id"], hook["entry"], hook["language"]) == ("tflint", "tflint", "python")
     files = re.compile(hook["files"])
-    for name in ("m.tflite", "models/m.h5", "m.hdf5", "a/b/m.keras"):
+    for name in ("m.tflite", "models/m.h5", "m.hdf5", "a/b/m.keras", "config.json"):
         assert files.search(name), name
-    for name in ("m.json", "notes.txt", "m.tflite.bak", "h5"):
+    for name in ("notes.txt", "m.tflite.bak", "h5"):
         assert not files.search(name), name
+    # Every changed .json reaches the hook; only Keras configs among them are linted.
+    assert "--models-only" in hook["entry"].split()
 
 
 @pytest.mark.slow

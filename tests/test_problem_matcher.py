@@ -18,10 +18,11 @@ import shutil
 import subprocess
 import textwrap
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, render_from_root, with_severities
+from conftest import ROOT, render_from_root, run_tflint, with_severities
 
 import tflint
 
@@ -182,3 +183,12 @@ def test_summary_lines_match_no_pattern(outputs) -> None:
         assert any(": tflite, " in line for line in summary), text
         for line, found in zip(summary, apply(matchers, summary), strict=True):
             assert found == [], f"summary line annotated: {line!r} -> {found}"
+
+
+def test_the_shipped_matcher_file_is_the_one_readme_shows() -> None:
+    from tflint.data import DATA_DIR
+
+    shipped = json.loads((DATA_DIR / "problem-matcher.json").read_text(encoding="utf-8"))
+    assert shipped["problemMatcher"] == readme_matchers()
+    run = run_tflint("problem-matcher")
+    assert run.code == 0 and Path(run.out.strip()) == DATA_DIR / "problem-matcher.json"

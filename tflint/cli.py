@@ -85,6 +85,9 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
               help="pyproject.toml to read [tool.tflint] from (default: the nearest one).")
 @click.option("--isolated", is_flag=True, help="Ignore every configuration file.")
+@click.option("--models-only", is_flag=True,
+              help="Skip named files that are not model files, such as a .json that is not "
+                   "a Keras config (for hooks that pass every changed file).")
 @click.option("--source", "sources", multiple=True, metavar="DIR",
               help="Folder of the project's Python source, where the modules of custom layers "
                    "are looked up (repeatable)  [default: the project root].")
@@ -112,8 +115,8 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @fix_options
 def check(paths: tuple[str, ...], output_format: str, output: Path | None,
           select: tuple[str, ...], ignore: tuple[str, ...], targets: tuple[str, ...],
-          config_path: Path | None, isolated: bool, sources: tuple[str, ...],
-          exit_zero: bool, fail_on: str | None,
+          config_path: Path | None, isolated: bool, models_only: bool,
+          sources: tuple[str, ...], exit_zero: bool, fail_on: str | None,
           quiet: bool,
           statistics: bool, show_facts: bool, verbose: bool, jobs: int | None, verify: bool,
           arena_budget: str | None = None, overlay_path: Path | None = None,
@@ -147,6 +150,7 @@ def check(paths: tuple[str, ...], output_format: str, output: Path | None,
             config.rule_options.setdefault("TFL132", {})["arena-budget"] = arena_budget
         if fail_on:
             config.fail_on = Severity(fail_on)
+        config.models_only = models_only
         # --verify and the fixer need each file's graph, which workers do not send back.
         in_process = verify or _any_given(fix_args)
         result = lint(list(paths), config,
@@ -254,6 +258,15 @@ def list_targets(output_format: str) -> None:
         return
     for target in targets.values():
         click.echo(f"{target.name:<16} {target.description}")
+
+
+@main.command("problem-matcher")
+def problem_matcher() -> None:
+    """Print the path of the shipped problem matcher for tflint's text output (GitHub
+    Actions: echo "::add-matcher::$(tflint problem-matcher)")."""
+    from tflint.data import DATA_DIR
+
+    click.echo(DATA_DIR / "problem-matcher.json")
 
 
 def _guard(call):  # type: ignore[no-untyped-def]

@@ -45,6 +45,8 @@ class Config:
     #: Targets to analyse for; the first is the primary one (rules, ``delegation``).
     targets: list[str] = field(default_factory=lambda: [DEFAULT_TARGET])
     exclude: list[str] = field(default_factory=list)
+    #: Skip named files that are not model files (a .json that is no Keras config).
+    models_only: bool = False
     #: The lowest severity that makes the run exit 1 (info findings alone do not, by default).
     fail_on: Severity = Severity.WARNING
     severity: dict[str, Severity] = field(default_factory=dict)

@@ -157,10 +157,19 @@ def discover(paths: Iterable[str], config: Config) -> Iterator[str]:
     for path in paths:
         if os.path.isdir(path):
             yield from _walk(path, config)
+        elif config.models_only and not _is_model_file(path):
+            continue  # a hook passes every changed .json; only Keras configs are models
         else:
             # A file named explicitly is always linted, even if excluded or
             # missing: the user asked for it and deserves an error line.
             yield path
+
+
+def _is_model_file(path: str) -> bool:
+    extension = os.path.splitext(path)[1].lower()
+    if extension in loaders.MODEL_EXTENSIONS:
+        return True
+    return extension in loaders.CONFIG_EXTENSIONS and loaders.looks_like_keras_config(path)
 
 
 def _walk(folder: str, config: Config) -> Iterator[str]:
