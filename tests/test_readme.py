@@ -41,3 +41,14 @@ def test_plugin_api_examples_run_as_written() -> None:
     from tflint.registry import validate
 
     validate(namespace["TooManyCpuOps"], "README")  # type: ignore[arg-type]
+
+
+def test_every_package_folder_is_installed() -> None:
+    """An editable install finds any folder; a real one (pre-commit, pip) only listed ones."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+                 ["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "tflint").rglob(
+        "__init__.py")} | {"tflint_rules"}
+    assert found == listed
