@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from tflint import loaders
 from tflint.analyses import Analyses
@@ -56,6 +56,10 @@ class FileResult:
     notes: list[str] = field(default_factory=list)
     #: Outcomes of actions asked for on the command line (``--verify``): always shown.
     outcomes: list[str] = field(default_factory=list)
+    #: An action asked for on the command line (``fix``, ``convert``, ``verify``) that
+    #: failed for this file, and why; the file itself was read and linted.
+    failed_action: str | None = None
+    failure: str | None = None
     #: Model-level facts: subgraphs, op histogram, parameters, signatures.
     model: dict[str, Any] | None = None
     graph: ModelGraph | None = field(default=None, repr=False)
@@ -72,11 +76,30 @@ class FileResult:
         """The primary target's placement block (the json ``delegation`` field)."""
         return next(iter(self.placements.values()), None)
 
+    #: How each action's failure reads in the report.
+    NOT_DONE: ClassVar[dict[str, str]] = {"fix": "not fixed", "diff": "not shown",
+                                          "convert": "not converted", "verify": "not verified"}
+
+    @property
+    def not_done(self) -> str | None:
+        """``not fixed``, ``not verified``...: what the failed action did not do."""
+        if self.failed_action is None:
+            return None
+        return self.NOT_DONE.get(self.failed_action, f"{self.failed_action} failed")
+
+    def fail(self, action: str, reason: str) -> None:
+        """Record that ``action`` failed for this file; the report says ``ACTION: not
+        DONE: REASON`` and the run exits 2."""
+        self.failed_action, self.failure = action, reason
+        self.outcomes.append(f"{action}: {self.not_done}: {reason}")
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "path": self.path,
             "kind": self.kind,
             "error": self.error,
+            "failure": (None if self.failed_action is None
+                        else {"action": self.failed_action, "reason": self.failure}),
             "diagnostics": [d.to_dict() for d in self.diagnostics],
             "delegation": self.delegation,
             "delegations": [block for block in self.placements.values() if block is not None],
@@ -106,9 +129,9 @@ class Result:
         return [d for d in self.diagnostics if d.severity.rank >= fail_on.rank]
 
     def exit_code(self, exit_zero: bool = False, fail_on: Severity = Severity.WARNING) -> int:
-        """0 clean, 1 findings at or above ``fail_on``, 2 an input could not be read or a
-        rule failed."""
-        if self.errors or self.internal_errors:
+        """0 clean, 1 findings at or above ``fail_on``, 2 an input could not be read, a
+        rule failed or an action asked for (``--fix``, ``--verify``...) failed."""
+        if self.errors or self.internal_errors or any(f.failed_action for f in self.files):
             return 2
         return 0 if exit_zero or not self.failing(fail_on) else 1
 

@@ -106,6 +106,9 @@ def _closing_line(result: Result) -> str:
         problems.append(f"{_plural(unreadable, 'file')} could not be read")
     if failed_rules:
         problems.append(f"{_plural(failed_rules, 'rule run')} failed")
+    # A file an action failed for was still read and linted: "1 file not fixed".
+    not_done = Counter(f.not_done for f in result.files if f.not_done is not None)
+    problems.extend(f"{_plural(count, 'file')} {what}" for what, count in not_done.items())
     tail = "; " + "; ".join(problems) if problems else ""
     findings = [d for d in result.diagnostics if d.code != "TFL000"]
     linted = files - unreadable
