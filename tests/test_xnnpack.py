@@ -26,7 +26,7 @@ from tflint.targets.profile import (
     load_profile,
     quantized_configuration,
 )
-from tflint.verify import compare, delegation_from_nodes
+from tflint.verify import compare, delegation_from_nodes, summary, summary_lines
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import probe_xnnpack
@@ -257,9 +257,44 @@ def test_a_predicted_allocation_failure_agrees_only_with_a_delegate_failure() ->
     assert not verdict["matches"] and verdict["disagreements"][0]["actual"] == "delegated"
     plain = {"partitions": 1, "cpu_ops": []}
     verdict = compare(plain, failed)
-    assert not verdict["matches"] and verdict["allocation_fails"]
-    assert not compare(plain, delegation_from_nodes(nodes, "ADD failed to prepare."))[
-        "allocation_fails"]
+    assert not verdict["matches"] and verdict["delegate_allocation_fails"]
+    assert "XNNPACK allocation failure predicted no, runtime yes" in summary(verdict)
+    kernel = compare(plain, delegation_from_nodes(nodes, "ADD failed to prepare."))
+    assert kernel["allocation_fails"] and not kernel["delegate_allocation_fails"]
+    assert kernel["matches"]  # the delegation agrees; preparing failed elsewhere
+    assert summary_lines(kernel) == ["verify: LiteRT cannot prepare the model: ADD failed to "
+                                     "prepare.", "verify: prediction matches LiteRT (1 op, "
+                                     "1 partition)"]
+
+
+def test_an_unresolved_custom_op_is_named_on_a_line_of_its_own() -> None:
+    nodes = [{"index": 0, "op": "VendorMagicOp", "inputs": [0], "outputs": [1]}]
+    error = ("Encountered unresolved custom op: Vendor.Magic_Op. See instructions: "
+             "https://www.tensorflow.org/lite/guide/ops_custom Node number 0 (Vendor.Magic_Op) "
+             "failed to prepare.")
+    verdict = compare({"partitions": 0, "cpu_ops": [{"subgraph": 0, "index": 0}]},
+                      delegation_from_nodes(nodes, error))
+    assert verdict["allocation_fails"] and verdict["allocation_error"] == error
+    assert verdict["unresolved_ops"] == ["Vendor.Magic_Op"]
+    prepare, matches = summary_lines(verdict)
+    assert prepare == ("verify: LiteRT cannot prepare the model: no kernel for custom op "
+                       "Vendor.Magic_Op (register it with the interpreter in every app that "
+                       "loads the model)")
+    assert matches.startswith("verify: prediction matches LiteRT")
+
+
+def test_a_long_disagreement_is_counted_by_op_type() -> None:
+    nodes = [{"index": i, "op": "CONV_2D" if i % 2 else "ADD", "inputs": [i], "outputs": [i + 1]}
+             for i in range(400)]
+    nodes.append({"index": 400, "op": "DELEGATE", "inputs": [0], "outputs": [400]})
+    everything_on_cpu = {"partitions": 0, "cpu_ops": [{"subgraph": 0, "index": i}
+                                                      for i in range(400)]}
+    verdict = compare(everything_on_cpu, delegation_from_nodes(nodes))
+    assert len(verdict["disagreements"]) == 400  # the json report lists every op
+    text = summary(verdict)
+    assert text == ("verify: prediction differs from LiteRT: 400 of 400 ops placed otherwise: "
+                    "predicted on CPU, delegated in LiteRT: ADD x200 (ops 0, 2, 4, ...), "
+                    "CONV_2D x200 (ops 1, 3, 5, ...); partitions predicted 0, runtime 1")
 
 
 @pytest.mark.runtime
@@ -268,7 +303,9 @@ def test_verify_cli_reports_agreement_and_survives_a_runtime_crash(tmp_path: Pat
     crashing.write_bytes(single_custom_op_model("TFLite_Detection_PostProcess"))
     run = run_tflint("--verify", crashing, fixture("seed/custom_activation.tflite"))
     assert run.code == 2
-    assert f"{crashing}: error: LiteRT runtime crashed (SIGSEGV)" in run.out
+    assert f"{crashing}: verify: not verified: LiteRT runtime crashed (SIGSEGV)" in run.out
+    assert "could not be read" not in run.out
+    assert run.out.splitlines()[-1].endswith("; 1 file not verified.")
     assert "custom_activation.tflite: verify: prediction matches LiteRT (17 ops, 4 partitions)" \
         in run.out
     report = run_tflint("--verify", "--format", "json", fixture("seed/dynamic_reshape.tflite"))
@@ -283,4 +320,6 @@ def test_verify_without_the_runtime_says_how_to_install(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
     run = run_tflint("--verify", fixture("clean/mobile_cnn.tflite"), env=env)
     assert run.code == 2
-    assert 'pip install "tflint[runtime]"' in run.out
+    assert ("mobile_cnn.tflite: verify: not verified: --verify needs the LiteRT interpreter: "
+            'install the runtime extra: pip install "tflint[runtime]"') in run.out
+    assert run.out.splitlines()[-1] == "No findings in 1 file linted; 1 file not verified."

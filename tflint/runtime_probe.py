@@ -11,6 +11,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+#: Characters of an interpreter error message kept in the report.
+MESSAGE_LIMIT = 2000
+
 
 def probe(path: str) -> dict[str, Any]:
     try:
@@ -23,8 +26,9 @@ def probe(path: str) -> dict[str, Any]:
         interpreter.allocate_tensors()
     except (RuntimeError, ValueError) as exc:
         # Delegation happens before tensors are planned, so the node list is
-        # still meaningful when allocation fails later (e.g. a Flex op).
-        allocation_error = str(exc).strip().splitlines()[-1] if str(exc).strip() else str(exc)
+        # still meaningful when allocation fails later (e.g. a Flex op).  The
+        # whole message is kept: its first line names an unresolved custom op.
+        allocation_error = one_line(str(exc)) or type(exc).__name__
     else:
         allocation_error = None
     # Without node fusion every delegated node gets a DELEGATE node of its own,
@@ -37,6 +41,12 @@ def probe(path: str) -> dict[str, Any]:
         pass  # the same failure as above; delegation has happened
     return {"nodes": node_list(interpreter), "allocation_error": allocation_error,
             "unfused_nodes": node_list(unfused)}
+
+
+def one_line(message: str, limit: int = MESSAGE_LIMIT) -> str:
+    """The interpreter's multi-line message as one line, cut only when very long."""
+    text = " ".join(line.strip() for line in message.splitlines() if line.strip())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def node_list(interpreter: object) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ members are the original nodes between its input and output tensors.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,7 +102,7 @@ def delegation_from_nodes(nodes: list[dict[str, Any]], allocation_error: str | N
 
 
 def compare(predicted: dict[str, Any], actual: RuntimeDelegation) -> dict[str, Any]:
-    """Per-op agreement of the main subgraph, and partition counts."""
+    """Per-op agreement of the main subgraph, partition counts, and how preparing went."""
     main = [op for op in predicted["cpu_ops"] if op["subgraph"] == 0]
     predicted_cpu = {op["index"] for op in main}
     # An op predicted to be claimed by the delegate but to fail when it is
@@ -127,9 +128,13 @@ def compare(predicted: dict[str, Any], actual: RuntimeDelegation) -> dict[str, A
         "predicted_partitions": predicted_partitions,
         "actual_partitions": actual.partitions,
         "disagreements": disagreements,
+        # The interpreter could not prepare the model, for whatever reason...
+        "allocation_fails": actual.allocation_error is not None,
         "allocation_error": actual.allocation_error,
+        "unresolved_ops": unresolved_ops(actual.allocation_error),
+        # ...and whether the XNNPACK delegate was the reason, which is predicted.
+        "delegate_allocation_fails": delegate_failed,
         "predicted_allocation_fails": bool(failing),
-        "allocation_fails": delegate_failed,
         "matches": (not disagreements and predicted_partitions == actual.partitions
                     and bool(failing) == delegate_failed),
     }
@@ -140,29 +145,95 @@ def delegate_allocation_failed(error: str | None) -> bool:
     return error is not None and "TfLiteXNNPackDelegate" in error
 
 
+_UNRESOLVED = re.compile(r"unresolved custom op: (.+?)\.(?:\s|$)")
+
+
+def unresolved_ops(error: str | None) -> list[str]:
+    """Custom ops the interpreter has no kernel for, as its error message names them."""
+    return list(dict.fromkeys(_UNRESOLVED.findall(error or "")))
+
+
+#: Op indexes shown per op type in a disagreement; the json report has them all.
+SHOWN_INDEXES = 3
+
+
+def summary_lines(verification: dict[str, Any]) -> list[str]:
+    """The verification as text: how preparing went (when it failed), then the prediction."""
+    lines = []
+    prepare = prepare_line(verification)
+    if prepare is not None:
+        lines.append(prepare)
+    lines.append(summary(verification))
+    return lines
+
+
+def prepare_line(verification: dict[str, Any]) -> str | None:
+    """``verify: LiteRT cannot prepare the model: ...``, when it could not."""
+    error = verification.get("allocation_error")
+    if not error:
+        return None
+    unresolved = verification.get("unresolved_ops") or []
+    if unresolved:
+        names = ", ".join(unresolved)
+        what = (f"no kernel for custom op{'s' if len(unresolved) > 1 else ''} {names} "
+                "(register it with the interpreter in every app that loads the model)")
+    elif verification.get("delegate_allocation_fails"):
+        expected = ("as predicted" if verification.get("predicted_allocation_fails")
+                    else "not predicted")
+        what = f"the XNNPACK delegate failed to prepare its subgraph ({expected}): {error}"
+    else:
+        what = error
+    return f"verify: LiteRT cannot prepare the model: {what}"
+
+
 def summary(verification: dict[str, Any]) -> str:
+    ops, partitions = verification["ops"], verification["actual_partitions"]
     if verification["matches"]:
-        return (f"verify: prediction matches LiteRT ({verification['ops']} ops, "
-                f"{verification['actual_partitions']} partitions)")
-    parts = [f"{d['op']} (op {d['index']}) predicted {d['predicted']}, runtime {d['actual']}"
-             for d in verification["disagreements"]]
-    if verification.get("allocation_fails") is not None and \
-            verification["allocation_fails"] != verification["predicted_allocation_fails"]:
+        return (f"verify: prediction matches LiteRT ({ops} op{'s' if ops != 1 else ''}, "
+                f"{partitions} partition{'s' if partitions != 1 else ''})")
+    parts = []
+    disagreements = verification["disagreements"]
+    if disagreements:
+        parts.append(f"{len(disagreements)} of {ops} ops placed otherwise: "
+                     + "; ".join(_grouped(disagreements)))
+    if verification["delegate_allocation_fails"] != verification["predicted_allocation_fails"]:
         parts.append("XNNPACK allocation failure predicted "
                      f"{'yes' if verification['predicted_allocation_fails'] else 'no'}, runtime "
-                     f"{'yes' if verification['allocation_fails'] else 'no'}")
-    if verification["predicted_partitions"] != verification["actual_partitions"]:
+                     f"{'yes' if verification['delegate_allocation_fails'] else 'no'}")
+    if verification["predicted_partitions"] != partitions:
         parts.append(f"partitions predicted {verification['predicted_partitions']}, "
-                     f"runtime {verification['actual_partitions']}")
+                     f"runtime {partitions}")
     return "verify: prediction differs from LiteRT: " + "; ".join(parts)
+
+
+def _grouped(disagreements: list[dict[str, Any]]) -> list[str]:
+    """``predicted on CPU, delegated by LiteRT: CONV_2D x40 (ops 3, 7, 9, ...), ADD (op 5)``."""
+    groups: dict[tuple[str, str], dict[str, list[int]]] = {}
+    for d in disagreements:
+        groups.setdefault((d["predicted"], d["actual"]), {}).setdefault(d["op"], []).append(
+            d["index"])
+    words = {"cpu": "on CPU", "delegated": "delegated"}
+    texts = []
+    for (predicted, actual), by_op in groups.items():
+        items = []
+        for op, indexes in sorted(by_op.items(), key=lambda item: (-len(item[1]), item[0])):
+            shown = ", ".join(map(str, indexes[:SHOWN_INDEXES]))
+            more = ", ..." if len(indexes) > SHOWN_INDEXES else ""
+            count = f" x{len(indexes)}" if len(indexes) > 1 else ""
+            label = "ops" if len(indexes) > 1 else "op"
+            items.append(f"{op}{count} ({label} {shown}{more})")
+        texts.append(f"predicted {words[predicted]}, {words[actual]} in LiteRT: "
+                     + ", ".join(items))
+    return texts
 
 
 def verify_result(result: Any, timeout: float = 60.0, *, trust_model: bool = False) -> int:
     """Check every ``.tflite`` file of a lint result against the runtime.
 
-    Adds a ``verification`` section and a summary note to each file; a
-    runtime failure becomes the file's error.  Returns how many files
-    disagree with the prediction.
+    Adds a ``verification`` section and its summary lines to each file; a
+    runtime that cannot report (missing, crashed, refused by the security
+    gate) makes the file "not verified".  Returns how many files disagree
+    with the prediction.
     """
     mismatches = 0
     for file in result.files:
@@ -176,16 +247,16 @@ def verify_result(result: Any, timeout: float = 60.0, *, trust_model: bool = Fal
             continue
         refused = None if trust_model else refusal(concerns(file.analyses.security()), "--verify")
         if refused:
-            file.error = refused
+            file.fail("verify", refused.removeprefix("--verify refused: "))
             continue
         predicted = delegation.to_section(file.graph)
         try:
             actual = run_runtime(file.path, timeout)
         except VerifyError as exc:
-            file.error = str(exc)
+            file.fail("verify", str(exc))
             continue
         verification = compare(predicted, actual)
         file.sections["verification"] = verification
-        file.outcomes.append(summary(verification))
+        file.outcomes.extend(summary_lines(verification))
         mismatches += not verification["matches"]
     return mismatches
