@@ -20,6 +20,8 @@ from tflint_rules._layer_names import LayerNames
 from tflint.analyses.delegation import Delegation, subgraph_partitions
 from tflint.graph import ModelGraph, Node, Tensor
 
+#: How the XNNPACK target says a DEQUANTIZE of weights stays only because of its consumer.
+_FOLLOWS_CONSUMER = "DEQUANTIZE of constant weights stays on the CPU"
 #: The tensor name and producer a reason quotes: `` 'model/x/shape'``, `` (computed by PACK)``.
 _TENSOR_DETAIL = re.compile(r" '[^']*'| \(computed by [A-Z0-9_]+\)")
 
@@ -105,11 +107,15 @@ def group_causes(graph: ModelGraph, delegation: Delegation, dynamic: DynamicShap
         cause = Cause("dynamic-shape", _dynamic_subject(graph))
         causes[("dynamic-shape", "")] = cause
     taken = {n.id for n in shape_ops}
+    followers: list[Node] = []
     for node in graph.nodes():
         if node.id not in on_cpu:
             continue
         if node.id in taken:
             causes[("dynamic-shape", "")].nodes.append(node)
+            continue
+        if delegation.cpu_reasons[node.id].startswith(_FOLLOWS_CONSUMER):
+            followers.append(node)  # not a cause of its own: it goes with its consumer
             continue
         layer = names.of_node(node)
         if layer is not None:
@@ -122,6 +128,7 @@ def group_causes(graph: ModelGraph, delegation: Delegation, dynamic: DynamicShap
         if cause is None:
             cause = causes[key] = Cause(key[0], subject)
         cause.nodes.append(node)
+    _attach_followers(graph, followers, causes)
     by_subgraph: dict[int, list[Node]] = {}
     for node in graph.nodes():
         by_subgraph.setdefault(node.subgraph, []).append(node)
@@ -135,14 +142,27 @@ def group_causes(graph: ModelGraph, delegation: Delegation, dynamic: DynamicShap
     return sorted(causes.values(), key=lambda c: (-c.weight(total), c.nodes[0].id))
 
 
+def _attach_followers(graph: ModelGraph, followers: list[Node],
+                      causes: dict[tuple[str, str], Cause]) -> None:
+    """Put each DEQUANTIZE of weights in the cause of the consumer that keeps it on the CPU."""
+    cause_of = {n.id: c for c in causes.values() for n in c.nodes}
+    for node in followers:
+        consumers = [c for t in node.outputs for c in graph.consumers(t)]
+        owner = next((cause_of[c.id] for c in consumers if c.id in cause_of), None)
+        if owner is None:
+            owner = causes.setdefault(("op", node.id), Cause("op", node.op_type))
+        owner.nodes.append(node)
+        cause_of[node.id] = owner
+    for cause in causes.values():
+        cause.nodes.sort(key=lambda n: (n.subgraph, n.location.op_index or 0))
+
+
 def gain_text(cause: Cause, delegation: Delegation) -> str:
-    """``fixing it takes 3 ops off the CPU and leaves 1 partition (now 4)``."""
+    """``fixing it takes 3 ops off the CPU (XNNPACK partitions: 4 → 1)``."""
     ops = len(cause.nodes)
-    after = cause.partitions_without
-    now = delegation.partition_count
-    partitions = f"{after} partition{'s' if after != 1 else ''}"
-    change = f"leaves {partitions} (now {now})" if after != now else f"keeps {partitions}"
-    return f"fixing it takes {ops} op{'s' if ops != 1 else ''} off the CPU and {change}"
+    title = delegation.title or delegation.target
+    return (f"fixing it takes {ops} op{'s' if ops != 1 else ''} off the CPU ({title} "
+            f"partitions: {delegation.partition_count} → {cause.partitions_without})")
 
 
 def cause_message(cause: Cause, delegation: Delegation) -> str:

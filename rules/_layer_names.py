@@ -51,6 +51,12 @@ class LayerNames:
                 return layer
         return None
 
+    def subject(self, node: Node) -> str:
+        """``RESHAPE in layer 'flatten'``, or the op alone: for the node a diagnostic is
+        about, whose tensor name the location already prints."""
+        layer = self.of_node(node)
+        return f"{node.op_type} in layer '{layer}'" if layer is not None else node.op_type
+
     def describe(self, node: Node) -> str:
         """``RESHAPE in layer 'flatten'``, or the op and its tensor name."""
         layer = self.of_node(node)

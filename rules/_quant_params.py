@@ -132,7 +132,11 @@ def first_uses(graph: ModelGraph) -> Iterator[tuple[Node, Tensor]]:
                 yield node, tensor
 
 
-def tensor_kind(tensor: Tensor) -> str:
-    """``int8 weights 'conv/kernel'`` or ``int8 tensor 'conv/Relu'``, for messages."""
+def tensor_kind(tensor: Tensor, node: Node | None = None) -> str:
+    """``int8 constant 'conv/kernel'`` or ``int8 tensor 'conv/Relu'``, for messages; the
+    output of ``node`` that names it in the location is ``the int8 output``."""
+    if node is not None and node.outputs and node.outputs[0].id == tensor.id \
+            and tensor.name == node.name:
+        return f"the {tensor.dtype} output"
     what = "constant" if tensor.is_constant else "tensor"
     return f"{tensor.dtype} {what} '{tensor.name}'"

@@ -55,7 +55,7 @@ class DataDependentShape(Rule):
         names = ctx.analysis(layer_names)
         for node in analysis.data_dependent:
             later = analysis.downstream.get(node.id, [])
-            message = (f"{names.describe(node)} has an output size set by "
+            message = (f"{names.subject(node)} has an output size set by "
                        f"{DATA_DEPENDENT_OPS[node.op_type]}")
             if later:
                 message += (f"; {len(later)} op{'s' if len(later) > 1 else ''} after it "

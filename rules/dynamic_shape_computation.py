@@ -119,7 +119,7 @@ def _grouped(ctx: RuleContext, operands: list[RuntimeShapeOperand], analysis: Dy
 
 
 def _message(graph: ModelGraph, operand: RuntimeShapeOperand, names: LayerNames) -> str:
-    consumer = names.describe(operand.consumer)
+    consumer = names.subject(operand.consumer)
     if operand.origin == "input":
         return f"{consumer} takes its {operand.role} from model input '{operand.tensor.name}'"
     if operand.origin == "data":

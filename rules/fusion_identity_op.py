@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from tflint_rules._layer_names import layer_names
 
 from tflint.diagnostics import Diagnostic, Severity
-from tflint.graph import Tensor
+from tflint.graph import Node, Tensor
 from tflint.patterns import Match, alt, const, find, op, options_are, var
 from tflint.rule import Rule, RuleContext
 
@@ -39,10 +39,10 @@ WHAT = {
 KERAS_HINT = {
     "RESHAPE": "the Reshape layer", "SQUEEZE": "the squeeze", "EXPAND_DIMS": "the expand_dims",
     "TRANSPOSE": "the Permute layer that keeps the order",
-    "ADD": "the constant arithmetic (a Lambda or Rescaling with offset 0)",
-    "SUB": "the constant arithmetic (a Lambda subtracting 0)",
-    "MUL": "the constant arithmetic (a Lambda or Rescaling with scale 1)",
-    "DIV": "the constant arithmetic (a Lambda dividing by 1)",
+    "ADD": "the addition of 0 (a Rescaling with offset 0, or a Lambda)",
+    "SUB": "the subtraction of 0 (a Lambda, or a constant in a custom layer)",
+    "MUL": "the multiplication by 1 (a Rescaling with scale 1, or a Lambda)",
+    "DIV": "the division by 1 (a Lambda, or a constant in a custom layer)",
     "CAST": "the cast to the type the tensor already has",
     "PAD": "the ZeroPadding layer with padding 0", "PADV2": "the padding of 0",
     "MIRROR_PAD": "the padding of 0",
@@ -99,11 +99,22 @@ class IdentityOp(Rule):
             else:
                 message = f"{node.op_type} {WHAT[node.op_type]} does nothing"
                 severity = None
-            yield ctx.diagnostic(
-                node, message, severity=severity,
-                suggestion=(f"remove {KERAS_HINT[node.op_type]} ({names.describe(node)}): "
-                            "its output equals its input"),
-            )
+            yield ctx.diagnostic(node, message, severity=severity,
+                                 suggestion=_suggestion(node, names.of_node(node)))
+
+
+def _suggestion(node: Node, layer: str | None) -> str:
+    """What to remove, in the terms of the Keras layer the op came from when its name says."""
+    kind = (layer or "").lower()
+    if "normaliz" in kind and node.op_type in ("SUB", "DIV", "ADD", "MUL"):
+        return (f"Normalization layer '{layer}' has mean 0 and variance 1 (not adapted?): call "
+                "adapt() on the training data, or remove the layer if the inputs are already "
+                "normalized")
+    if "rescal" in kind and node.op_type in ("ADD", "MUL"):
+        return (f"Rescaling layer '{layer}' has scale 1 and offset 0: remove it, or give it "
+                "the scale it was meant to have")
+    where = f" in layer '{layer}'" if layer else ""
+    return f"remove {KERAS_HINT[node.op_type]}{where}: its output equals its input"
 
 
 def _output_is_input(match: Match) -> bool:

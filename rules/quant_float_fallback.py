@@ -61,7 +61,9 @@ class FloatFallbackInQuantizedModel(Rule):
             return
         names = ctx.analysis(layer_names)
         for island in _islands(ctx.graph, model.float_ops):
-            listed = ", ".join(names.describe(n) for n in island[:MAX_LISTED])
+            # The first op is the diagnostic's location: named there, not again here.
+            listed = ", ".join(names.subject(n) if i == 0 else names.describe(n)
+                               for i, n in enumerate(island[:MAX_LISTED]))
             if len(island) > MAX_LISTED:
                 listed += f" and {len(island) - MAX_LISTED} more"
             plural = len(island) > 1

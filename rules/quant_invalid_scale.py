@@ -60,7 +60,7 @@ class InvalidQuantizationScale(Rule):
             more = f" (and {len(bad) - 1} more channels)" if len(bad) > 1 else ""
             yield ctx.diagnostic(
                 node,
-                f"{tensor_kind(tensor)} has {what}{where}{more}",
+                f"{tensor_kind(tensor, node)} has {what}{where}{more}",
                 suggestion=("re-quantize with a representative dataset covering the real value "
                             "range, or fix the exporter: scales must be positive finite floats"),
             )

@@ -28,7 +28,7 @@ class MissingQuantizationParams(Rule):
 
     ## Example
     ```
-    model.tflite:1:1: error TFL307 int8 tensor 'conv/output' of CONV_2D has no quantization parameters (subgraph 0 / op 0 (CONV_2D) "conv/output")
+    model.tflite:1:1: error TFL307 the int8 output of CONV_2D has no quantization parameters (subgraph 0 / op 0 (CONV_2D) "conv/output")
     ```
 
     ## How to fix
@@ -49,7 +49,7 @@ class MissingQuantizationParams(Rule):
                     and _is_quantized_op(node, tensor):
                 yield ctx.diagnostic(
                     node,
-                    f"{tensor_kind(tensor)} of {node.op_type} has no quantization parameters",
+                    f"{tensor_kind(tensor, node)} of {node.op_type} has no quantization parameters",
                     suggestion=("re-export the model so that the tensor gets a scale and zero "
                                 "point (the TensorFlow converter always writes them)"),
                 )

@@ -47,7 +47,7 @@ class MixedQuantizationScales(Rule):
 
     ## Example
     ```
-    model.tflite:1:1: error TFL314 CONCATENATION 'cat' has input 'b' with scale 0.1, zero point 0 but output scale 0.05, zero point -3; the int8 kernel rejects it (subgraph 0 / op 0 (CONCATENATION) "cat")
+    model.tflite:1:1: error TFL314 CONCATENATION has input 'b' with scale 0.1, zero point 0 but output scale 0.05, zero point -3; the int8 kernel rejects it (subgraph 0 / op 0 (CONCATENATION) "cat")
     ```
 
     ## How to fix
@@ -78,7 +78,7 @@ class MixedQuantizationScales(Rule):
                            "rescaled")
             yield ctx.diagnostic(
                 node,
-                f"{names.describe(node)} has input '{source.name}' with {_params(source)} but "
+                f"{names.subject(node)} has input '{source.name}' with {_params(source)} but "
                 f"output {_params(result)}; {effect}",
                 suggestion=("requantize the input to the output's scale and zero point with a "
                             "QUANTIZE op (as the TensorFlow converter does), or re-quantize the "

@@ -51,7 +51,7 @@ class PerChannelLayout(Rule):
             problem = _layout_problem(tensor)
             if problem:
                 yield ctx.diagnostic(
-                    node, f"{tensor_kind(tensor)} {problem}",
+                    node, f"{tensor_kind(tensor, node)} {problem}",
                     suggestion=("re-quantize with the TensorFlow converter, or give the exporter "
                                 "one scale and zero point per channel of the quantized dimension"),
                 )

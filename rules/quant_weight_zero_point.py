@@ -64,7 +64,7 @@ class NonZeroZeroPoint(Rule):
             if zero_point is not None:
                 yield ctx.diagnostic(
                     node,
-                    f"{tensor_kind(tensor)} has zero point {zero_point}; int16 activations "
+                    f"{tensor_kind(tensor, node)} has zero point {zero_point}; int16 activations "
                     f"must be symmetric (zero point 0)",
                     suggestion=("re-quantize with the 16x8 converter option, which writes "
                                 "symmetric int16 activations"),

@@ -31,7 +31,7 @@ class ZeroPointOutOfRange(Rule):
 
     ## Example
     ```
-    model.tflite:1:1: error TFL309 int8 tensor 'conv/output' has zero point 200, outside [-128, 127] (subgraph 0 / op 0 (CONV_2D) "conv/output")
+    model.tflite:1:1: error TFL309 the int8 output has zero point 200, outside [-128, 127] (subgraph 0 / op 0 (CONV_2D) "conv/output")
     ```
 
     ## How to fix
@@ -60,6 +60,6 @@ class ZeroPointOutOfRange(Rule):
                     if tensor.dtype == "int8" and 128 <= outside[0] <= 255 else ""
                 yield ctx.diagnostic(
                     node,
-                    f"{tensor_kind(tensor)} has zero point {outside[0]}, outside [{low}, {high}]",
+                    f"{tensor_kind(tensor, node)} has zero point {outside[0]}, outside [{low}, {high}]",
                     suggestion=f"re-quantize the model or correct the zero point{fix}",
                 )

@@ -79,10 +79,13 @@ def _suggestion(graph: ModelGraph, cause: Cause, delegation: Delegation,
                 advice: dict[str, Any]) -> str:
     if cause.kind == "dynamic-shape":
         return str(advice["dynamic_shape"])
-    for node in cause.nodes:  # the most specific advice of the cause's ops
+    # The most specific advice of the cause's ops; weights that only follow their consumer last.
+    ordered = sorted(cause.nodes, key=lambda n: n.op_type == "DEQUANTIZE")
+    for node in ordered:
         reason = delegation.cpu_reasons[node.id]
         classes = [dtype_class(t) for t in OpSignature.of(graph, node).inputs[:1]]
-        if classes and " on " in reason and classes[0] in advice["dtypes"]:
+        # "CONV_2D on int16 is not supported": the tensor type is the reason.
+        if classes and reason.startswith(f"{node.op_type} on ") and classes[0] in advice["dtypes"]:
             return str(advice["dtypes"][classes[0]])
         if node.op_type in advice["ops"]:
             return str(advice["ops"][node.op_type])

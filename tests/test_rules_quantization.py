@@ -226,11 +226,11 @@ def test_wellformed_hand_built_models_are_clean(name: str) -> None:
 
 @pytest.mark.parametrize(("name", "expected"), [
     ("malformed_missing_scale",
-     "int8 tensor 'conv/output' of CONV_2D has no quantization parameters"),
+     "the int8 output of CONV_2D has no quantization parameters"),
     ("malformed_zero_scale", "int8 tensor 'input' has scale 0 (zero)"),
-    ("malformed_nan_scale", "int8 tensor 'conv/output' has a NaN scale"),
+    ("malformed_nan_scale", "the int8 output has a NaN scale"),
     ("malformed_zero_point_range",
-     "int8 tensor 'conv/output' has zero point 200, outside [-128, 127]"),
+     "the int8 output has zero point 200, outside [-128, 127]"),
     ("malformed_channel_axis",
      "int8 constant 'conv/weights' has 4 scales along dimension 3 of size 2 (shape [4, 3, 3, 2])"),
     ("malformed_weight_zero_point",
@@ -239,7 +239,7 @@ def test_wellformed_hand_built_models_are_clean(name: str) -> None:
     ("malformed_bias_type",
      "bias 'conv/bias' of CONV_2D is int8, but int8 kernels need int32: the model does not load"),
     ("malformed_concat_scales",
-     "CONCATENATION 'cat' has input 'b' with scale 0.1, zero point 0 but output scale 0.05, "
+     "CONCATENATION has input 'b' with scale 0.1, zero point 0 but output scale 0.05, "
      "zero point -3; the int8 kernel rejects it: the model does not load"),
 ])
 def test_malformed_messages(name: str, expected: str) -> None:
@@ -267,7 +267,7 @@ def test_error_rules_fail_the_cli_run() -> None:
     path = fixture("quantization/malformed_concat_scales.tflite")
     run = run_tflint("--select", "quantization", path)
     assert run.code == 1
-    assert "error TFL314 CONCATENATION 'cat'" in run.out
+    assert "error TFL314 CONCATENATION has input 'b'" in run.out
 
 
 _RUN_ALL = """

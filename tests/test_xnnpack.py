@@ -47,7 +47,7 @@ def test_seed_custom_activation_prediction() -> None:
         f"layer 'custom_act{i}'" for i in (1, 2, 3)]
     assert all(sorted(op["op"] for op in d.related) == ["LESS", "SELECT_V2"] for d in fallback)
     assert all("LESS and SELECT_V2 are not supported by XNNPACK" in d.message for d in fallback)
-    assert all("fixing it takes 2 ops off the CPU and leaves 3 partitions (now 4)" in d.message
+    assert all("fixing it takes 2 ops off the CPU (XNNPACK partitions: 4 → 3)" in d.message
                for d in fallback)
     assert all(d.suggestion and "compare" in d.suggestion for d in fallback)
     delegation = file.delegation

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from tflint.diagnostics import Diagnostic
 from tflint.engine import Result
 from tflint.summary import detail_lines, summary_line
 
@@ -30,7 +31,7 @@ def render(result: Result, *, quiet: bool = False, statistics: bool = False,
             lines.append(f"{file.path}: error: {file.error}")
             continue
         for d in file.diagnostics:
-            where = f" ({d.location})" if d.location else ""
+            where = f" ({d.location})" if d.location and not names_location(d) else ""
             lines.append(f"{file.path}:1:1: {d.severity.value} {d.code} {d.message}{where}")
             if not quiet and d.suggestion:
                 lines.append(f"  help: {d.suggestion}")
@@ -52,6 +53,13 @@ def render(result: Result, *, quiet: bool = False, statistics: bool = False,
             lines.append(fixable)
         lines.append(_closing_line(result))
     return "".join(line + "\n" for line in lines)
+
+
+def names_location(diagnostic: Diagnostic) -> bool:
+    """Whether the message already names the Keras layer its location would print."""
+    location = diagnostic.location
+    return (location is not None and location.op_index is None and bool(location.name)
+            and f"'{location.name}'" in diagnostic.message)
 
 
 def _related_line(op: dict[str, object]) -> str:
