@@ -156,47 +156,56 @@ def hdf5_external_data(handle: Any, file_label: str) -> list[Payload]:
     """Objects of an open h5py file whose data lives outside it, or points into it by region.
 
     Links are listed without being followed: an external link's file is
-    never opened, an external dataset's file never read.
+    never opened, an external dataset's file never read.  The low-level API
+    keeps this to one pass over the objects and one over the links.
     """
-    import h5py
+    from h5py import h5a, h5d, h5l, h5o
 
     found: list[Payload] = []
-    count = 0
+    file_id = handle.id
+    objects: list[tuple[bytes, bool, int]] = []
 
-    def add(path: str, kind: str, target: str) -> None:
-        found.append({"file": file_label, "object": "/" + path.lstrip("/"), "kind": kind,
-                      "target": target})
+    def add(path: bytes | str, kind: str, target: str) -> None:
+        found.append({"file": file_label, "object": "/" + _text(path).lstrip("/"),
+                      "kind": kind, "target": target})
 
-    def visit(path: str, link: Any) -> bool | None:
-        nonlocal count
-        count += 1
-        if count > MAX_HDF5_OBJECTS:
-            add(path, "unscanned", f"more than {MAX_HDF5_OBJECTS} objects")
-            return True  # stops the visit
-        if isinstance(link, h5py.ExternalLink):
-            add(path, "external-link", f"{link.filename}:{link.path}")
-            return None
-        if not isinstance(link, h5py.HardLink):
-            return None
-        item = handle.get(path)
-        if isinstance(item, h5py.Dataset):
-            for entry in item.external or ():
-                add(path, "external-storage", _text(entry[0]))
-            if item.is_virtual:
-                for source in item.virtual_sources():
-                    add(path, "virtual-dataset", f"{source.file_name}:{source.dset_name}")
-            if _has_region_reference(item.dtype):
-                add(path, "region-reference", "dataset of region references")
-        if item is not None:
-            for attribute in item.attrs:
-                if _has_region_reference(item.attrs.get_id(attribute).dtype):
-                    add(path, "region-reference", f"attribute {attribute!r}")
-        return None
+    def collect(name: bytes, info: Any) -> bool | None:
+        objects.append((name, info.type == h5o.TYPE_DATASET, info.num_attrs))
+        return True if len(objects) > MAX_HDF5_OBJECTS else None
 
-    for attribute in handle.attrs:
-        if _has_region_reference(handle.attrs.get_id(attribute).dtype):
-            add("", "region-reference", f"attribute {attribute!r}")
-    handle.visititems_links(visit)
+    root = h5o.get_info(file_id)
+    objects.append((b".", False, root.num_attrs))  # the visit leaves out the root itself
+    h5o.visit(file_id, collect, info=True)
+    if len(objects) > MAX_HDF5_OBJECTS:
+        add("", "unscanned", f"more than {MAX_HDF5_OBJECTS} objects")
+        objects = objects[:MAX_HDF5_OBJECTS]
+
+    def link(name: bytes, info: Any) -> None:
+        if info.type == h5l.TYPE_EXTERNAL:
+            target, path = file_id.links.get_val(name)
+            add(name, "external-link", f"{_text(target)}:{_text(path)}")
+
+    file_id.links.visit(link, info=True)
+    for name, is_dataset, attributes in objects:
+        location = name if name != b"." else b"/"
+        if is_dataset:
+            dataset = h5d.open(file_id, location)
+            plist = dataset.get_create_plist()
+            for index in range(plist.get_external_count()):
+                add(name, "external-storage", _text(plist.get_external(index)[0]))
+            if plist.get_layout() == h5d.VIRTUAL:
+                for index in range(plist.get_virtual_count()):
+                    add(name, "virtual-dataset", f"{_text(plist.get_virtual_filename(index))}:"
+                                                 f"{_text(plist.get_virtual_dsetname(index))}")
+            if _has_region_reference(dataset.dtype):
+                add(name, "region-reference", "dataset of region references")
+        if attributes:
+            owner = h5o.open(file_id, location)
+            for index in range(attributes):
+                attribute = h5a.open(owner, index=index)
+                if _has_region_reference(attribute.dtype):
+                    add(name if name != b"." else "", "region-reference",
+                        f"attribute {_text(attribute.name)!r}")
     return found
 
 
