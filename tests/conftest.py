@@ -107,6 +107,8 @@ def importable(name: str) -> bool:
         return False
 
 
+# First: an xdist worker reads the xdist_group marks in this same hook.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     skips = {}
     for marker, (extra, modules) in EXTRAS.items():
