@@ -26,6 +26,10 @@ _FOLLOWS_CONSUMER = "DEQUANTIZE of constant weights stays on the CPU"
 _TENSOR_DETAIL = re.compile(r" '[^']*'| \(computed by [A-Z0-9_]+\)")
 
 
+#: Causes whose partition gain is measured by re-partitioning, largest first.
+MAX_MEASURED = 32
+
+
 @dataclass
 class Cause:
     """A reason for a group of ops to stay off the target."""
@@ -133,12 +137,17 @@ def group_causes(graph: ModelGraph, delegation: Delegation, dynamic: DynamicShap
     for node in graph.nodes():
         by_subgraph.setdefault(node.subgraph, []).append(node)
     stays = set(delegation.cpu_reasons) - delegation.claimed_failing
-    for cause in causes.values():
+    total = delegation.partition_count
+    # Re-partitioning costs one pass over the model per cause: the largest causes get it,
+    # the rest (one op each, typically) keep today's count as their estimate.
+    ranked = sorted(causes.values(), key=lambda c: -len(c.nodes))
+    for cause in ranked[:MAX_MEASURED]:
         freed = {n.id for n in cause.nodes}
         cause.partitions_without = sum(
             len(subgraph_partitions(graph, nodes, stays - freed))
             for nodes in by_subgraph.values())
-    total = delegation.partition_count
+    for cause in ranked[MAX_MEASURED:]:
+        cause.partitions_without = total
     return sorted(causes.values(), key=lambda c: (-c.weight(total), c.nodes[0].id))
 
 

@@ -58,7 +58,8 @@ class XnnpackFallback(Rule):
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         delegation = ctx.analyses.delegation("xnnpack")
-        if delegation is None or "xnnpack" not in ctx.analyses.targets:
+        if delegation is None or not delegation.cpu_reasons or (
+                "xnnpack" not in ctx.analyses.targets):
             return
         graph = ctx.graph
         advice = _data.load("xnnpack_advice.json")
