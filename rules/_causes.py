@@ -26,6 +26,8 @@ _FOLLOWS_CONSUMER = "DEQUANTIZE of constant weights stays on the CPU"
 _TENSOR_DETAIL = re.compile(r" '[^']*'| \(computed by [A-Z0-9_]+\)")
 
 
+#: Ops sharing a reason that names no op, from which the reason is one cause.
+_GENERAL = 4
 #: Causes whose partition gain is measured by re-partitioning, largest first.
 MAX_MEASURED = 32
 
@@ -112,6 +114,10 @@ def group_causes(graph: ModelGraph, delegation: Delegation, dynamic: DynamicShap
         causes[("dynamic-shape", "")] = cause
     taken = {n.id for n in shape_ops}
     followers: list[Node] = []
+    # A reason that names no op of its own and holds for many ops is a property of the
+    # target or the model (the GPU delegate keeping only its largest partition): one cause.
+    general = Counter(_TENSOR_DETAIL.sub("", delegation.cpu_reasons[n]) for n in on_cpu
+                      if not delegation.cpu_reasons[n].startswith(graph.node(n).op_type))
     for node in graph.nodes():
         if node.id not in on_cpu:
             continue
@@ -121,8 +127,12 @@ def group_causes(graph: ModelGraph, delegation: Delegation, dynamic: DynamicShap
         if delegation.cpu_reasons[node.id].startswith(_FOLLOWS_CONSUMER):
             followers.append(node)  # not a cause of its own: it goes with its consumer
             continue
+        reason = _TENSOR_DETAIL.sub("", delegation.cpu_reasons[node.id])
         layer = names.of_node(node)
-        if layer is not None:
+        if general[reason] >= _GENERAL:
+            key = ("reason", reason)
+            subject = ""
+        elif layer is not None:
             key = ("layer", layer)
             subject = f"layer '{layer}'"
         else:
@@ -183,7 +193,9 @@ def cause_message(cause: Cause, delegation: Delegation) -> str:
         others = len(reasons) - 1
         why += f" (and {others} other reason{'s' if others != 1 else ''})"
     ops = len(cause.nodes)
-    if cause.kind == "op":
+    if cause.kind == "reason":
+        what = f"{ops} ops stay on the CPU ({cause.op_histogram}): "
+    elif cause.kind == "op":
         what = "" if ops == 1 else f"{ops} {cause.nodes[0].op_type} ops stay on the CPU: "
     elif ops == 1:
         what = f"{cause.subject}: {cause.nodes[0].op_type} stays on the CPU: "

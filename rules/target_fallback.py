@@ -2,6 +2,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from tflint_rules._causes import cause_message, group_causes
+from tflint_rules._dynamic_shapes import dynamic_shapes
+from tflint_rules._layer_names import layer_names
+
 from tflint.diagnostics import Diagnostic, Severity
 from tflint.rule import Rule, RuleContext
 from tflint.targets import get_target
@@ -41,22 +45,27 @@ class TargetFallback(Rule):
     file_kinds = frozenset({"tflite"})
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
+        graph = ctx.graph
+        names = dynamic = None
         for name in ctx.analyses.targets:
             if name == "xnnpack":
                 continue  # TFL110, with XNNPACK-specific advice
             delegation = ctx.analyses.delegation(name)
-            if delegation is None or delegation.refused:
+            if delegation is None or delegation.refused or not delegation.cpu_reasons:
                 continue
+            names = names or ctx.analysis(layer_names)
+            dynamic = dynamic or ctx.analysis(dynamic_shapes)
             target = get_target(name)
-            off = len(delegation.cpu_reasons)
-            where = (f"{off} of {delegation.ops} ops stay off it, in "
-                     f"{delegation.partition_count} partition"
-                     f"{'s' if delegation.partition_count != 1 else ''}"
-                     if target.has_fallback else "the model fails to load there")
-            severity = None if target.has_fallback else Severity.ERROR
-            for node_id, reason in delegation.cpu_reasons.items():
-                node = ctx.graph.node(node_id)
-                if node.origin in ("flex", "custom"):
-                    continue
-                yield ctx.diagnostic(node, f"on {target.title}: {reason}; {where}",
-                                     severity=severity, target=name)
+            # Flex and custom ops are reported by TFL101 and TFL102.
+            skip = {n for n in delegation.cpu_reasons
+                    if graph.node(n).origin in ("flex", "custom")}
+            for cause in group_causes(graph, delegation, dynamic, names, skip):
+                message = cause_message(cause, delegation)
+                if not target.has_fallback:
+                    message = message.replace("stay on the CPU", "are not supported").replace(
+                        "stays on the CPU", "is not supported") + "; the model fails to load there"
+                yield ctx.diagnostic(
+                    cause.nodes[0], f"on {target.title}: {message}",
+                    severity=None if target.has_fallback else Severity.ERROR, target=name,
+                    related=cause.related(delegation, names),
+                    weight=cause.weight(delegation.partition_count))

@@ -352,10 +352,11 @@ def test_target_rules_name_their_target() -> None:
                              targets=["xnnpack", "test-integer-npu"])
         assert finding.target == "test-integer-npu"
         assert finding.to_dict()["target"] == finding.target
-        assert finding.message == ("on TESTNPU: LESS is not for us; 1 of 2 ops stay off it, "
-                                   "in 1 partition")
+        assert finding.message == ("on TESTNPU: LESS is not for us; fixing it takes 1 op off "
+                                   "the CPU (TESTNPU partitions: 1 → 1)")
         [micro] = run_rule(find_rule("TFL130"), graph, targets=["test-micro"])
         assert micro.severity is Severity.ERROR and "fails to load" in micro.message
+        assert micro.message.startswith("on TESTMICRO: LESS is not for us")
         assert run_rule(find_rule("TFL131"), graph, targets=["test-integer-npu"]) == []
         float_graph = _small("float32")
         [refused] = run_rule(find_rule("TFL131"), float_graph, targets=["test-integer-npu"])
