@@ -70,10 +70,15 @@ def folder_rate(folder: Path, manifest: dict[str, Any], count: int = 1000) -> fl
             except OSError:
                 shutil.copy(source, target)
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "tflint.cli", "--isolated", "--select", "security",
-                        "-q", "--exit-zero", scratch], capture_output=True, check=False,
-                       timeout=3600)
-        return count / (time.perf_counter() - started)
+        run = subprocess.run([sys.executable, "-c", "from tflint.cli import main; main()",
+                              "--isolated", "--select", "security", "--format", "json",
+                              "--exit-zero", scratch], capture_output=True, text=True,
+                             check=False, timeout=3600)
+        elapsed = time.perf_counter() - started
+        linted = len(json.loads(run.stdout)["files"])
+        if linted != count:
+            raise SystemExit(f"the folder run linted {linted} files of {count}: {run.stderr}")
+        return count / elapsed
 
 
 def main() -> int:
@@ -81,6 +86,8 @@ def main() -> int:
     parser.add_argument("corpus", type=Path)
     parser.add_argument("--scanners", type=Path, default=Path("/work/venvs/scanners/bin"))
     parser.add_argument("--skip-others", action="store_true")
+    parser.add_argument("--only", action="append", default=[], metavar="TOOL",
+                        help="run only these other scanners (modelscan, modelaudit)")
     args = parser.parse_args()
     manifest = json.loads((args.corpus / "manifest.json").read_text())
     print(f"date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC")
@@ -92,6 +99,8 @@ def main() -> int:
         if (args.scanners / "modelaudit").exists():
             tools["modelaudit"] = [str(args.scanners / "modelaudit"), "scan", "--no-cache",
                                    "-q"]
+    if args.only:
+        tools = {tool: command for tool, command in tools.items() if tool in args.only}
     others: dict[str, dict[str, tuple[bool | None, float]]] = defaultdict(dict)
     for tool, command in tools.items():
         for name in sorted(manifest):
