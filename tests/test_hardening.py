@@ -330,3 +330,17 @@ def test_hdf5_reader_child_is_killed_or_reported(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(ModelFileError, match=r"libhdf5 crashed on it \(SIGSEGV\)"):
         keras_files._in_child(_segfault, str(GOOD))
     assert keras_files._in_child(_answer, str(GOOD)) == [str(GOOD), "\udcff"]
+
+
+def test_a_zip_entry_with_an_empty_name_is_read_past(tmp_path: Path) -> None:
+    """Found by fuzzing: ZipInfo.is_dir() indexes the last character of the name."""
+    import zipfile
+
+    path = tmp_path / "empty_name.keras"
+    with zipfile.ZipFile(fixture("clean/mobile_cnn.keras")) as source, \
+            zipfile.ZipFile(path, "w") as target:
+        for info in source.infolist():
+            target.writestr(info, source.read(info))
+        target.writestr(zipfile.ZipInfo(""), b"stray bytes")
+    [file] = tflint.lint(path).files
+    assert file.error is None and not file.internal_errors

@@ -316,7 +316,8 @@ def _sniff_entries(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo],
     budget = MAX_PAYLOAD_TOTAL
     for info in infos:
         name = info.filename
-        if info.is_dir() or name in (CONFIG_ENTRY, METADATA_ENTRY):
+        # ZipInfo.is_dir() indexes the name: an empty one (a damaged archive) has no last char.
+        if name.endswith("/") or name in (CONFIG_ENTRY, METADATA_ENTRY):
             continue
         if info.flag_bits & 0x1:
             unread.append({"entry": name, "reason": "encrypted"})
