@@ -22,7 +22,7 @@ from conftest import fixture, run_tflint
 from tflint.diagnostics import Diagnostic, Fix, Severity
 from tflint.engine import FileResult, lint
 from tflint.errors import UsageError
-from tflint.fixer.actions import apply_action
+from tflint.fixer.actions import apply_action, describe_replacement
 from tflint.fixer.apply import (
     check_rewritten,
     parse_input_shape,
@@ -32,7 +32,8 @@ from tflint.fixer.apply import (
 )
 from tflint.fixer.command import FixRequest
 from tflint.fixer.configs import ActionError
-from tflint.fixer.diff import config_diff
+from tflint.fixer.diff import MISSING, ConfigChange, config_diff
+from tflint.fixer.diff import changes as config_changes
 from tflint.fixer.measure import delegated_ops
 from tflint.fixer.table import column, render
 from tflint.fixer.weights import OriginalWeights, auto_names, tree_index
@@ -576,7 +577,7 @@ def test_output_checks(tmp_path: Path) -> None:
     source = tmp_path / "model.keras"
     source.write_bytes(b"x")
     assert default_output(source, "keras").name == "model.fixed.keras"
-    assert default_output(tmp_path / "model.h5", "h5").name == "model.fixed.keras"
+    assert default_output(tmp_path / "model.h5", "h5").name == "model.fixed.h5.keras"
     with pytest.raises(FixError, match="is the input model"):
         check_output(source, tmp_path / "." / "model.keras", "keras", force=True)
     link = tmp_path / "link.keras"
@@ -602,12 +603,49 @@ def test_diff_shows_the_changed_layer_only() -> None:
     apply_action(document, dialect, {"op": "replace_layer", "layer": "custom_act3", "with": {
         "class_name": "ReLU", "config": {}}})
     text = config_diff("m.keras", original, document)
-    assert text.startswith("--- m.keras (model config)\n+++ m.keras (fixed model config)\n")
-    removed = [line for line in text.splitlines() if line.startswith("-") and '"' in line]
-    added = [line for line in text.splitlines() if line.startswith("+") and '"' in line]
-    assert any('"class_name": "CustomActivation"' in line for line in removed)
-    assert any('"class_name": "ReLU"' in line for line in added)
-    assert not any("custom_act1" in line or "conv2" in line for line in removed + added)
+    header, changed = text.splitlines()[:2], text.splitlines()[2:]
+    assert header == ["--- m.keras (model config)", "+++ m.keras (fixed model config)"]
+    assert '~ config.layers["custom_act3"].class_name: "CustomActivation" -> "ReLU"' in changed
+    assert '~ config.layers["custom_act3"].module: null -> "keras.layers"' in changed
+    # Only what changed, each line a change of that one layer.
+    assert all(line[:2] in ("~ ", "- ", "+ ") for line in changed)
+    assert all(line[2:].startswith('config.layers["custom_act3"]') for line in changed)
+    assert len(changed) < 10
+
+
+def test_diff_names_a_removed_layer_once_and_cuts_long_values() -> None:
+    document, _, dialect = load("fixer/fold.keras")
+    original = copy.deepcopy(document)
+    apply_action(document, dialect, {"op": "fold_activation", "layer": "relu1", "into": "conv1",
+                                     "activation": "relu"})
+    changed = config_diff("m.keras", original, document).splitlines()[2:]
+    assert '~ config.layers["conv1"].config.activation: "linear" -> "relu"' in changed
+    removed = [line for line in changed if line.startswith('- config.layers["relu1"]:')]
+    assert len(removed) == 1 and len(removed[0]) <= len('- config.layers["relu1"]: ') + 100
+    assert removed[0].endswith("...")
+    assert not any(line.startswith('- config.layers["relu1"].') for line in changed)
+
+
+def test_diff_tells_false_from_zero() -> None:
+    assert config_changes({"a": False, "b": [1, 2]}, {"a": 0, "b": [1, 2]}) == [
+        ConfigChange("a", False, 0)]
+    assert config_changes({"a": {"b": 1}}, {"a": {"c": 1}}) == [
+        ConfigChange("a.b", 1, MISSING), ConfigChange("a.c", MISSING, 1)]
+
+
+def test_a_fix_that_keeps_the_class_lists_only_the_options_it_changes() -> None:
+    path = fixture("keras_cases/lstm_static_batch.json")
+    [file] = lint(str(path)).files
+    plan = plan_fixes(file)
+    [applied] = plan.applied
+    assert applied.description == "set unroll=True on LSTM (was unroll=False)"
+    assert applied.line() == ('fixed TFL121 in layer "encoder": set unroll=True on LSTM (was '
+                              'unroll=False) [safe]')
+    long_config = {"kernel_initializer": {"class_name": "GlorotUniform", "config": {
+        "seed": None}, "module": "keras.initializers"}, "a": 1, "b": 2, "c": 3, "d": 4}
+    text = describe_replacement("Lambda", {}, "Dense", long_config)
+    assert text == ("replaced Lambda with Dense(kernel_initializer={'class_name': "
+                    "'GlorotUniform', 'conf..., a=1, b=2, c=3, ... (1 more))")
 
 
 # -- isolation ------------------------------------------------------------------------------------

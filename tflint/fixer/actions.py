@@ -95,14 +95,49 @@ def _int_list(value: Any, what: str, allow_unknown: bool = False) -> list[int | 
     return out
 
 
+#: Characters of one option value shown in a fix's description.
+VALUE_LIMIT = 40
+#: Options shown in a fix's description; the diff (``--diff``) shows them all.
+OPTIONS_SHOWN = 4
+#: Config keys every layer has, which say nothing about what a replacement computes.
+_BOOKKEEPING = frozenset({"name", "trainable", "dtype"})
+
+
+def short_value(value: Any, limit: int = VALUE_LIMIT) -> str:
+    """``0.1``, ``[1, 224]``, ``{'class_name': 'Glor...}``: a value cut to ``limit``."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _options(config: dict[str, Any]) -> str:
+    shown = [f"{k}={short_value(v)}" for k, v in config.items()][:OPTIONS_SHOWN]
+    more = len(config) - len(shown)
+    return ", ".join(shown) + (f", ... ({more} more)" if more else "")
+
+
 def describe_layer(class_name: str, config: dict[str, Any]) -> str:
     """``LeakyReLU(negative_slope=0.1)``, ``Activation('hard_swish')``, ``ReLU``."""
     if class_name == "Activation" and isinstance(config.get("activation"), str):
         return f"Activation({config['activation']!r})"
-    shown = {k: v for k, v in config.items() if k not in ("name", "trainable", "dtype")}
+    shown = {k: v for k, v in config.items() if k not in _BOOKKEEPING}
     if not shown:
         return class_name
-    return f"{class_name}({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
+    return f"{class_name}({_options(shown)})"
+
+
+def describe_replacement(old_class: str, old_config: dict[str, Any], class_name: str,
+                         config: dict[str, Any]) -> str:
+    """What replacing a layer changes: only the changed options when the class stays
+    (``set unroll=True on LSTM (was False)``), else the new layer."""
+    if old_class != class_name:
+        return f"replaced {old_class} with {describe_layer(class_name, config)}"
+    changed = {k: v for k, v in config.items()
+               if k not in _BOOKKEEPING and (k not in old_config or old_config[k] != v)}
+    if not changed:
+        return f"rebuilt {class_name} with the same options"
+    was = [f"{k}={short_value(old_config[k])}" for k in changed if k in old_config]
+    before = f" (was {', '.join(was[:OPTIONS_SHOWN])})" if was else ""
+    return f"set {_options(changed)} on {class_name}{before}"
 
 
 # -- replace_layer -----------------------------------------------------------------------------
@@ -131,10 +166,9 @@ def replace_layer(document: dict[str, Any], dialect: str, name: str, spec: Any,
         raise ActionError(f"layer '{name}' is a whole model; replace the layers inside it")
     if model.kind == "functional":
         _check_single_tensor(model, old, name, class_name)
+    description = describe_replacement(old.bare_class, dict(old.config), class_name, config)
     model.replace_layer(old, class_name, config)
-    return Change(model.location, name,
-                  f"replaced {old.bare_class} with {describe_layer(class_name, config)}",
-                  new_layers=[name])
+    return Change(model.location, name, description, new_layers=[name])
 
 
 def _check_single_tensor(model: ModelConfig, layer: LayerConfig, name: str,

@@ -61,6 +61,8 @@ class Replacement:
     model: str | None
     spec: dict[str, Any]
     text: str
+    #: The option as the user typed it, for messages.
+    option: str = ""
 
 
 def parse_replacement(value: str) -> Replacement:
@@ -85,7 +87,7 @@ def parse_replacement(value: str) -> Replacement:
     else:
         known = ", ".join([*LAYER_CHOICES, "or an activation name (hard_swish, relu6...)"])
         raise UsageError(f"--replace-with {value!r}: unknown choice {choice!r} (use {known})")
-    return Replacement(layer, model or None, spec, choice)
+    return Replacement(layer, model or None, spec, choice, f"--replace-with {value}")
 
 
 def _choice_value(option: str, parameter: str, text: str) -> Any:
@@ -95,6 +97,11 @@ def _choice_value(option: str, parameter: str, text: str) -> Any:
         return float(text)
     except ValueError:
         raise UsageError(f"--replace-with {option!r}: bad value {text!r}") from None
+
+
+def input_shape_option(name: str, shape: list[int]) -> str:
+    """``--input-shape image=1,224,224,3``, as the user would have typed it."""
+    return f"--input-shape {name}={','.join(map(str, shape))}"
 
 
 def parse_input_shape(value: str) -> tuple[str, list[int]]:
@@ -118,6 +125,8 @@ class Candidate:
     #: The rule code, or the option that asked for it (``--replace-with``).
     code: str
     from_cli: bool = False
+    #: The command-line option that asked for it, as typed (``--replace-with act=ReLU6``).
+    option: str | None = None
 
     @property
     def subject(self) -> str:
@@ -155,6 +164,8 @@ class Skipped:
     reason: str
     #: Left out by choice (an unsafe fix without --unsafe-fixes), not because it cannot apply.
     by_choice: bool = False
+    #: The config does not allow it (no such layer or input, a shape that cannot be).
+    inapplicable: bool = False
 
     def line(self) -> str:
         c = self.candidate
@@ -245,11 +256,12 @@ def candidates(file: FileResult, unsafe: bool, replacements: list[Replacement],
         if r.model is not None:
             action["model"] = r.model
         title = f"replace with {describe_layer(r.spec['class_name'], r.spec['config'])}"
-        chosen.append(Candidate(action, "unsafe", title, code, from_cli=True))
+        chosen.append(Candidate(action, "unsafe", title, code, from_cli=True,
+                                option=r.option or None))
     for name, shape in input_shapes:
         action = {"op": "set_input_shape", "input": name, "shape": shape}
         chosen.append(Candidate(action, "unsafe", f"set input shape {shape}", "--input-shape",
-                                from_cli=True))
+                                from_cli=True, option=input_shape_option(name, shape)))
     return chosen, left
 
 
@@ -301,13 +313,14 @@ def _apply(plan: FixPlan, chosen: list[Candidate], weights: OriginalWeights | No
         clash = next((plan.touched[k] for k in candidate.touches() if k in plan.touched), None)
         reason = (f"layer already rewritten by {clash}" if clash
                   else _weights_reason(candidate, weights))
+        inapplicable = False
         if reason is None:
             try:
                 change = apply_action(plan.document, plan.dialect, candidate.action)
             except ActionError as exc:
-                reason = str(exc)
+                reason, inapplicable = str(exc), True
         if reason is not None:
-            plan.skipped.append(Skipped(candidate, reason))
+            plan.skipped.append(Skipped(candidate, reason, inapplicable=inapplicable))
             continue
         plan.done.append(candidate.action)
         for key in candidate.touches():
@@ -315,6 +328,19 @@ def _apply(plan: FixPlan, chosen: list[Candidate], weights: OriginalWeights | No
         plan.applied.append(Applied(candidate, change.description))
         plan.fresh.update((change.model, name) for name in change.new_layers)
         plan.removed.update((change.model, name) for name in change.removed_layers)
+
+
+def check_options_apply(plans: list[FixPlan], options: list[str]) -> None:
+    """A command-line fix no model of the run can take is a usage error: a typo in a layer
+    or input name, a shape of the wrong rank.  Raised before anything is written."""
+    for option in options:
+        if any(a.candidate.option == option for plan in plans for a in plan.applied):
+            continue
+        refused = [(plan, s) for plan in plans for s in plan.skipped
+                   if s.candidate.option == option]
+        if refused and all(s.inapplicable for _, s in refused):
+            plan, skipped = refused[0]
+            raise UsageError(f"{option}: {plan.path}: {skipped.reason}")
 
 
 def fix_until_stable(plan: FixPlan, config: Config, *, unsafe: bool = False,

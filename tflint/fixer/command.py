@@ -24,7 +24,9 @@ from tflint.errors import ModelFileError, UsageError
 from tflint.fixer.apply import (
     FixPlan,
     Replacement,
+    check_options_apply,
     fix_until_stable,
+    input_shape_option,
     parse_input_shape,
     parse_replacement,
     plan_fixes,
@@ -34,7 +36,13 @@ from tflint.fixer.configs import ActionError
 from tflint.fixer.diff import config_diff
 from tflint.fixer.table import Column, column, render
 from tflint.fixer.weights import OriginalWeights, WeightsError
-from tflint.fixer.writer import FixError, default_output, import_keras, write_fixed
+from tflint.fixer.writer import (
+    FixError,
+    converted_output,
+    default_output,
+    keras_missing,
+    write_fixed,
+)
 from tflint.gate import concerns
 
 #: Converter message lines shown under a conversion error.
@@ -100,6 +108,15 @@ class FixRequest:
                 raise UsageError(f"{option} {path}: file not found")
 
 
+#: Options that write or convert: with --diff, which writes nothing, they do nothing.
+_WRITING_OPTIONS = {"--convert": "convert", "--fix-output": "fix_output", "--force": "force",
+                    "--baseline": "baseline", "--quantize": "quantize",
+                    "--representative-data": "representative_data"}
+#: Why a .tflite is passed over by --fix and --diff.
+TFLITE_NOT_REWRITTEN = ("a .tflite is not rewritten; fix the Keras model it came from and "
+                        "convert it again (--fix --convert)")
+
+
 @dataclass
 class _Run:
     request: FixRequest
@@ -110,13 +127,28 @@ class _Run:
     files: list[FileResult] = field(default_factory=list)
     changed: int = 0
 
+    @property
+    def diff(self) -> bool:
+        return self.request.fix_diff
+
+
+@dataclass
+class _Planned:
+    """One Keras file of the run: its plan, or why it could not be planned."""
+
+    file: FileResult
+    plan: FixPlan | None = None
+    failure: str | None = None
+
 
 def run_fixer(result: Result, config: Config, options: dict[str, Any], *,
               to_stderr: bool = False) -> tuple[Result, int | None]:
     """Apply the requested fixes; returns the result to report and, for --diff, the exit code.
 
     ``to_stderr`` sends the fix listing and the table to standard error (when
-    standard output carries a machine-readable report).
+    standard output carries a machine-readable report).  Every file is planned
+    before anything is written, so a command-line choice no model can take is a
+    usage error with nothing written; Keras is imported only when a model is written.
     """
     request = FixRequest.from_options(options)
     request.validate()
@@ -132,32 +164,54 @@ def run_fixer(result: Result, config: Config, options: dict[str, Any], *,
         if missing is not None:
             raise UsageError(missing)
     if writing and any(not f.path.lower().endswith(".json") for f in keras_files):
-        try:
-            import_keras()
-        except FixError as exc:
-            raise UsageError(str(exc)) from None
+        missing = keras_missing()
+        if missing is not None:
+            raise UsageError(missing)
     run = _Run(request, config, lambda line: click.echo(line, err=to_stderr),
                replacements=[parse_replacement(v) for v in request.replace_with],
                input_shapes=[parse_input_shape(v) for v in request.input_shape])
+    planned = {id(file): _plan(run, file) for file in keras_files}
+    check_options_apply([p.plan for p in planned.values() if p.plan is not None],
+                        [r.option for r in run.replacements]
+                        + [input_shape_option(name, shape) for name, shape in run.input_shapes])
+    if run.diff:
+        _diff_does_not_write(run)
     for file in result.files:
-        if file in keras_files:
-            _fix_file(run, file)
+        if id(file) in planned:
+            _finish(run, planned[id(file)])
         else:
-            run.files.append(file)
-    if request.fix_diff:
-        if any(f.error for f in run.files):
-            return Result(run.files), 2
-        return Result(run.files), 1 if run.changed else 0
+            _pass_over(run, file)
+    if run.diff:
+        failed = any(f.error is not None or f.failed_action for f in run.files)
+        return Result(run.files), 2 if failed else 1 if run.changed else 0
     return Result(run.files), None
 
 
-def _failed(file: FileResult, message: str) -> FileResult:
-    return FileResult(path=file.path, kind=file.kind, error=message,
-                      diagnostics=file.diagnostics, model=file.model)
+def _diff_does_not_write(run: _Run) -> None:
+    """Say which of the options given --diff leaves unused (it writes nothing)."""
+    request = run.request
+    given = [option for option, name in _WRITING_OPTIONS.items()
+             if getattr(request, name) not in (None, False, "none")]
+    if given:
+        run.echo(f"tflint: {', '.join(given)} not used: --diff only shows what --fix would "
+                 "change; nothing is written or converted")
 
 
-def _fix_file(run: _Run, file: FileResult) -> None:
-    request, echo = run.request, run.echo
+def _pass_over(run: _Run, file: FileResult) -> None:
+    """A file the fixer does not rewrite: say so where it would be expected."""
+    if file.error is not None and run.diff:
+        run.echo(f"{file.path}: error: {file.error}")  # --diff prints no report
+    elif file.kind == "tflite" and file.error is None:
+        if run.diff:
+            run.echo(f"{file.path}: diff: nothing to show: {TFLITE_NOT_REWRITTEN}")
+        else:
+            file.outcomes.append(f"fix: not fixed: {TFLITE_NOT_REWRITTEN}")
+    run.files.append(file)
+
+
+def _plan(run: _Run, file: FileResult) -> _Planned:
+    """Choose and apply the fixes to the file's config; nothing is written."""
+    request = run.request
     try:
         document, facts = read_config(file.path)
         container = str(facts.get("container"))
@@ -175,23 +229,35 @@ def _fix_file(run: _Run, file: FileResult) -> None:
         finally:
             if weights is not None:
                 weights.close()
-        for skipped in plan.skipped:
-            echo(f"{file.path}: {skipped.line()}")
-        if not plan.changed:
-            echo(f"{file.path}: nothing to fix")
-            run.files.append(file)
-            return
     except (ModelFileError, WeightsError, ActionError, OSError) as exc:
-        run.files.append(_failed(file, f"cannot fix: {exc}"))
-        return
+        return _Planned(file, failure=str(exc))
     except Exception as exc:  # a config this fixer does not understand must not hide the others
-        run.files.append(_failed(file, f"cannot fix: unexpected {type(exc).__name__}: {exc}"))
+        return _Planned(file, failure=f"unexpected {type(exc).__name__}: {exc}")
+    return _Planned(file, plan)
+
+
+def _finish(run: _Run, planned: _Planned) -> None:
+    file, plan = planned.file, planned.plan
+    if plan is None:
+        file.fail("diff" if run.diff else "fix", f"cannot fix: {planned.failure}")
+        if run.diff:
+            run.echo(f"{file.path}: {file.outcomes[-1]}")
+        run.files.append(file)
+        return
+    for skipped in plan.skipped:
+        run.echo(f"{file.path}: {skipped.line()}")
+    if not plan.changed:
+        run.echo(f"{file.path}: nothing to fix")
+        if run.request.convert and not run.diff:
+            file.outcomes.append("convert: not run: nothing was fixed, so there is no fixed "
+                                 "model to convert")
+        run.files.append(file)
         return
     run.changed += 1
-    if request.fix_diff:
+    if run.diff:
         _show_diff(run, file, plan)
-        return
-    _write(run, file, plan)
+    else:
+        _write(run, file, plan)
 
 
 def _show_diff(run: _Run, file: FileResult, plan: FixPlan) -> None:
@@ -204,25 +270,31 @@ def _show_diff(run: _Run, file: FileResult, plan: FixPlan) -> None:
     run.files.append(file)
 
 
+def _security_refusal(plan: FixPlan) -> str:
+    first = plan.security[0]
+    more = len(plan.security) - 1
+    others = f" and {more} more" if more else ""
+    return (f"the rewritten model still has security findings ({first.code}: {first.message}"
+            f"{others}); Keras would run code stored in it (pass --trust-model only for a file "
+            "you wrote)")
+
+
 def _write(run: _Run, file: FileResult, plan: FixPlan) -> None:
     request, echo = run.request, run.echo
     if plan.security and not request.trust_model:
-        for finding in plan.security:
-            echo(f"{file.path}: error {finding.code} {finding.message}")
-        codes = ", ".join(sorted({c.code for c in plan.security}))
-        run.files.append(_failed(file, f"not fixed: the rewritten model still has security "
-                                       f"findings ({codes}); Keras would run code stored in it "
-                                       "(pass --trust-model only for a file you wrote)"))
+        file.fail("fix", _security_refusal(plan))
+        run.files.append(file)
         return
     output = request.fix_output or default_output(Path(file.path), plan.container)
-    tflite = output.with_suffix(".tflite")
+    tflite = converted_output(output)
     try:
         if request.convert and tflite.exists() and not request.force:
             raise FixError(f"{tflite} already exists (pass --force to overwrite it)")
         written = write_fixed(plan, output, trust_model=request.trust_model,
                               force=request.force)
     except FixError as exc:
-        run.files.append(_failed(file, f"not fixed: {exc}"))
+        file.fail("fix", str(exc))
+        run.files.append(file)
         return
     for applied in plan.applied:
         echo(f"{file.path}: {applied.line()}")
@@ -230,9 +302,15 @@ def _write(run: _Run, file: FileResult, plan: FixPlan) -> None:
     echo(f"{file.path}: wrote {output} (weights of {copied} layer{'s' if copied != 1 else ''} "
          "copied unchanged)")
     rules = select_rules(run.config)
-    run.files.append(lint_file(str(output), rules, run.config))
-    if request.convert and plan.container != "json":
-        _convert(run, file, output, tflite, rules)
+    fixed = lint_file(str(output), rules, run.config)
+    run.files.append(fixed)
+    if not request.convert:
+        return
+    if plan.container == "json":
+        fixed.outcomes.append("convert: not run: a JSON config holds no weights to convert; "
+                              "fix the .keras or .h5 model instead")
+        return
+    _convert(run, file, fixed, tflite, rules)
 
 
 # -- --convert ---------------------------------------------------------------------------------
@@ -246,19 +324,21 @@ def _options(request: FixRequest) -> ConvertOptions:
         batch_size=request.convert_batch or None, timeout=request.convert_timeout)
 
 
-def _convert(run: _Run, original: FileResult, fixed: Path, tflite: Path,
+def _convert(run: _Run, original: FileResult, fixed: FileResult, tflite: Path,
              rules: list[Any]) -> None:
     request, echo = run.request, run.echo
     options = _options(request)
     if request.quantize == "int8" and request.representative_data is None:
         echo(f"{original.path}: warning: no --representative-data: int8 calibration uses random "
              "data, so the quantized model's accuracy means nothing")
-    converted = convert_keras(fixed, tflite, options)
+    converted = convert_keras(fixed.path, tflite, options)
     if converted.error is not None:
-        echo(f"{fixed}: {converted.error}")
-        for line in converted.detail.splitlines()[:DETAIL_LINES]:
-            echo(f"  {line}")
-        run.files.append(FileResult(path=str(tflite), error=converted.error))
+        detail = converted.detail.splitlines()[:DETAIL_LINES]
+        if detail:
+            echo(f"{fixed.path}: the converter said:")
+            for line in detail:
+                echo(f"  {line}")
+        fixed.fail("convert", converted.error)
         return
     for note in converted.notes:
         echo(f"{tflite}: {note}")
@@ -272,10 +352,17 @@ def _convert(run: _Run, original: FileResult, fixed: Path, tflite: Path,
 
 def _before(run: _Run, original: FileResult, folder: Path, rules: list[Any],
             options: ConvertOptions) -> tuple[Path | None, FileResult | None, str]:
-    """The original's .tflite for the before column: --baseline, or converted if safe."""
+    """The original's .tflite for the before column: --baseline, the .tflite of the same
+    name next to the model, or the original converted, when Keras can load it safely."""
     if run.request.baseline is not None:
         baseline = run.request.baseline
         return baseline, lint_file(str(baseline), rules, run.config), f"--baseline {baseline}"
+    sibling = Path(original.path).with_suffix(".tflite")
+    if sibling.is_file():
+        linted = lint_file(str(sibling), rules, run.config)
+        if linted.error is None:
+            return sibling, linted, (f"{sibling}, found next to {original.path} (--baseline "
+                                     "FILE takes another)")
     reason = _unsafe_to_load(original)
     if reason is not None:
         return None, None, f"not converted: {reason}"

@@ -7,6 +7,7 @@ names and says, in the user's terms, when it is not there.
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 from tflint.errors import ModelFileError
@@ -46,7 +47,11 @@ def find_layer(config: KerasModelConfig, name: str,
         return model, layer
     hits = config.layers_named(name)
     if not hits:
-        raise ActionError(f"no layer '{name}' in the model")
+        known = [layer.written_name for model in config.models() for layer in model.layers
+                 if layer.written_name]
+        close = difflib.get_close_matches(name, known, n=3)
+        hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+        raise ActionError(f"no layer '{name}' in the model{hint}")
     if len(hits) > 1:
         where = ", ".join(repr(m.location or m.path[0]) for m, _ in hits)
         raise ActionError(f"layer name '{name}' is used in several models ({where}); "

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import importlib.metadata
+import importlib.util
 import io
 import json
 import logging
@@ -46,9 +48,38 @@ class Written:
 
 
 def default_output(source: Path, container: str) -> Path:
-    """``model.h5`` -> ``model.fixed.keras``; a JSON config stays a JSON config."""
+    """Where ``--fix`` writes by default: next to the source, ``.fixed`` before its suffix,
+    which stays when the output's differs, so two models differing only by their suffix
+    never share an output.
+
+    ``model.keras`` -> ``model.fixed.keras``, ``model.h5`` -> ``model.fixed.h5.keras``;
+    a JSON config stays a JSON config: ``model.json`` -> ``model.fixed.json``.
+    """
     suffix = ".json" if container == "json" else ".keras"
-    return source.with_name(f"{source.stem}.fixed{suffix}")
+    kept = "" if source.suffix.lower() == suffix else source.suffix
+    return source.with_name(f"{source.stem}.fixed{kept}{suffix}")
+
+
+def converted_output(output: Path) -> Path:
+    """The ``.tflite`` ``--convert`` writes for a fixed model: ``model.fixed.h5.tflite``."""
+    return output.with_suffix(".tflite")
+
+
+def keras_missing() -> str | None:
+    """Why the fixed model cannot be written here, found without importing Keras."""
+    try:
+        found = importlib.util.find_spec("keras") is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        return f"writing the fixed model needs Keras 3: {INSTALL_HINT}"
+    try:
+        version = importlib.metadata.version("keras")
+    except importlib.metadata.PackageNotFoundError:
+        return None  # importable but not installed as a distribution: the import will tell
+    if not version.startswith("3."):
+        return f"writing the fixed model needs Keras 3, found {version}"
+    return None
 
 
 def check_output(source: Path, output: Path, container: str, force: bool) -> None:
