@@ -11,6 +11,7 @@ import json
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,28 @@ def test_an_existing_output_is_not_fixed_and_not_unreadable(tmp_path: Path) -> N
     assert run.out.splitlines()[-1] == ("Found 6 diagnostics (6 warnings) in 1 file; 1 file not "
                                         "fixed.")
     assert (tmp_path / "custom_activation.fixed.keras").read_bytes() == b"keep me"
+
+
+def test_a_model_that_cannot_be_planned_is_not_fixed_nor_shown(tmp_path: Path) -> None:
+    """The config lints, but the weights the fix would carry over cannot be read."""
+    (model,) = copies(tmp_path, "seed/custom_activation.keras")
+    damaged = tmp_path / "damaged.keras"
+    with zipfile.ZipFile(model) as source, zipfile.ZipFile(damaged, "w") as target:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            target.writestr(info, b"\x89HDF\r\n\x1a\n" + bytes(64)
+                            if info.filename.endswith(".h5") else data)
+    model.unlink()
+    run = tflint_in(tmp_path, "--fix", "--unsafe-fixes", damaged.name)
+    assert run.code == 2
+    lines = run.out.splitlines()
+    assert "damaged.keras: fix: not fixed: cannot read the model file: Unable to" in run.out
+    assert sum(" warning TFL420 " in line for line in lines) == 3  # the findings are shown
+    assert lines[-1].endswith("in 1 file; 1 file not fixed.")
+    run = tflint_in(tmp_path, "--diff", "--unsafe-fixes", damaged.name)
+    assert run.code == 2
+    assert run.out.startswith("damaged.keras: diff: not shown: cannot read the model file: ")
+    assert names(tmp_path) == ["damaged.keras"]
 
 
 def test_the_closing_line_counts_each_failed_action_apart() -> None:

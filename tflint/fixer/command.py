@@ -229,8 +229,10 @@ def _plan(run: _Run, file: FileResult) -> _Planned:
         finally:
             if weights is not None:
                 weights.close()
-    except (ModelFileError, WeightsError, ActionError, OSError) as exc:
+    except (ModelFileError, WeightsError, ActionError) as exc:
         return _Planned(file, failure=str(exc))
+    except OSError as exc:  # h5py's errors about a damaged weights file are OSErrors
+        return _Planned(file, failure=f"cannot read the model file: {exc.strerror or exc}")
     except Exception as exc:  # a config this fixer does not understand must not hide the others
         return _Planned(file, failure=f"unexpected {type(exc).__name__}: {exc}")
     return _Planned(file, plan)
@@ -239,7 +241,7 @@ def _plan(run: _Run, file: FileResult) -> _Planned:
 def _finish(run: _Run, planned: _Planned) -> None:
     file, plan = planned.file, planned.plan
     if plan is None:
-        file.fail("diff" if run.diff else "fix", f"cannot fix: {planned.failure}")
+        file.fail("diff" if run.diff else "fix", str(planned.failure))
         if run.diff:
             run.echo(f"{file.path}: {file.outcomes[-1]}")
         run.files.append(file)
