@@ -138,10 +138,10 @@ def group_causes(graph: ModelGraph, delegation: Delegation, dynamic: DynamicShap
         else:
             key = ("op", f"{node.op_type}\0{delegation.cpu_reasons[node.id]}")
             subject = f"{node.op_type} '{node.name}'" if node.name else node.op_type
-        cause = causes.get(key)
-        if cause is None:
-            cause = causes[key] = Cause(key[0], subject)
-        cause.nodes.append(node)
+        found = causes.get(key)
+        if found is None:
+            found = causes[key] = Cause(key[0], subject)
+        found.nodes.append(node)
     _attach_followers(graph, followers, causes)
     by_subgraph: dict[int, list[Node]] = {}
     for node in graph.nodes():

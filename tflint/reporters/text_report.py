@@ -19,13 +19,13 @@ def render(result: Result, *, quiet: bool = False, statistics: bool = False,
            **_: object) -> str:
     """Findings, then one placement line per file and target; the model's facts and each
     finding's per-op detail only with ``show_facts`` / ``verbose``."""
+    lines: list[str] = []
     if statistics:  # counts instead of the findings, as in ruff
         lines = _statistics(result)
         if not quiet:
             lines.append(_closing_line(result))
         return "".join(line + "\n" for line in lines)
     facts = show_facts or verbose
-    lines: list[str] = []
     for file in result.files:
         if file.error is not None:
             lines.append(f"{file.path}: error: {file.error}")
