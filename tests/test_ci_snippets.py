@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 from conftest import ROOT, fixture
+from test_pre_commit import _env, _git
 from test_sarif import schema_errors, schemas  # noqa: F401  (a fixture)
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -40,21 +41,6 @@ def _pre_commit_config() -> dict[str, Any]:
 def _workflow() -> dict[str, Any]:
     [workflow] = [b for b in _yaml_blocks() if isinstance(b, dict) and "jobs" in b]
     return workflow
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(extra)
-    return env
-
-
-def _git(*args: str, cwd: Path) -> str:
-    proc = subprocess.run(
-        ["git", "-c", "user.name=tflint tests", "-c", "user.email=tests@tflint.invalid",
-         "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main", *args],
-        cwd=cwd, capture_output=True, text=True, env=_env(), timeout=120)
-    assert proc.returncode == 0, f"git {' '.join(args)}:\n{proc.stderr}"
-    return proc.stdout
 
 
 def test_pre_commit_snippet_pins_a_commit_of_this_repository_with_the_hook() -> None:
