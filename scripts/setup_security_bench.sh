@@ -8,4 +8,4 @@ VENVS="${VENVS:-/work/venvs}"
 python3 -m venv "$VENVS/scanners"
 "$VENVS/scanners/bin/pip" install -q "modelscan[tensorflow]==0.8.8" "modelaudit==0.2.54"
 python3 -m venv "$VENVS/kerashub"
-"$VENVS/kerashub/bin/pip" install -q --no-deps keras-hub keras-nlp keras-cv
+"$VENVS/kerashub/bin/pip" install -q --no-deps keras-hub==0.32.0 keras-nlp==0.32.0 keras-cv==0.9.0
