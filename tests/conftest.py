@@ -47,7 +47,7 @@ GPU_CHECKER_VENV = Path(os.environ.get("TFLINT_GPU_CHECKER_VENV", "/work/venvs/t
 #: one-op models with tests of their own).
 FIXTURES_ARGS = ("--config", "pyproject.toml", "fixtures")
 #: CLI options of each format's report, as keyword arguments of ``render``.
-REPORT_OPTIONS: dict[str, dict[str, bool]] = {"text": {"statistics": True}}
+REPORT_OPTIONS: dict[str, dict[str, bool]] = {}
 
 
 @dataclass

@@ -131,7 +131,8 @@ def outputs(fixtures_result: tflint.Result,
     runs = []
     for report in (result, as_info):
         assert report.exit_code() == 2
-        text = render_from_root(report, "text", statistics=True)
+        # --verbose: every line a text report can hold (findings' ops, facts, notes).
+        text = render_from_root(report, "text", verbose=True)
         runs.append((text, json.loads(render_from_root(report, "json"))))
     return runs
 
