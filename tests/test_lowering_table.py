@@ -23,7 +23,7 @@ from tflint.graph import Location, Node
 TABLE = ROOT / "tflint" / "data" / "keras_lowering.json"
 SCRIPT = ROOT / "scripts" / "generate_lowering_table.py"
 
-#: Classes the table must know (the brief of the prediction rules).
+#: Classes the table must know (those the prediction rules cover).
 REQUIRED_CLASSES = {
     "Conv1D", "Conv2D", "Conv3D", "SeparableConv1D", "SeparableConv2D", "DepthwiseConv1D",
     "DepthwiseConv2D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose", "Dense",

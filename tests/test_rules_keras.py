@@ -4,7 +4,7 @@
 ``fixtures/generate_keras_cases.py`` (one shows a problem, a close variant
 does not) and ``truth.json``: what the real converter and LiteRT runtime did
 with each of them.  The prediction is checked against that truth, and every
-rule against its pair; the seed models check the fixes the brief asks for.
+rule against its pair; the seed models check the fixes the rules offer.
 """
 
 from __future__ import annotations
