@@ -67,8 +67,9 @@ def test_every_op_the_checker_flags_is_predicted_off_the_gpu(
     missed = [f"{key}: {m}" for key, v in verdicts.items() for m in v["missed"]]
     assert not missed, "\n".join(missed)
     flagged = sum(v["flagged"] for v in verdicts.values())
-    # Probes and fixtures alone (the zoo is optional) hold hundreds of flagged ops.
-    assert flagged > 400 and sum(v["ops"] for v in verdicts.values()) > 2000
+    # Probes and fixtures alone (the zoo is a local cache, absent from a fresh clone) hold
+    # hundreds of flagged ops.
+    assert flagged > 250 and sum(v["ops"] for v in verdicts.values()) > 2000
 
 
 def test_the_fixture_models_are_still_the_ones_measured(manifest: dict[str, Any],
