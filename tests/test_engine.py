@@ -372,3 +372,15 @@ def test_target_rules_name_their_target() -> None:
         assert "1 not supported by TESTMICRO" in predict_delegation(graph, "test-micro").summary(
             graph)
     assert "test-micro" not in load_targets()
+
+
+def test_a_lint_for_one_target_imports_no_other_target() -> None:
+    import subprocess
+    import sys
+
+    script = ("import sys, tflint; tflint.lint(sys.argv[1]); "
+              "print(sorted(m for m in sys.modules if m.startswith('tflint.targets.')))")
+    out = subprocess.run([sys.executable, "-c", script, str(fixture(SEED))], check=True,
+                         capture_output=True, text=True).stdout
+    assert "tflint.targets.gpu" not in out and "tflint.targets.ethosu" not in out, out
+    assert "tflint.targets.xnnpack" in out

@@ -119,14 +119,36 @@ def load_targets() -> dict[str, type[Target]]:
                               f"{other.__module__}.{other.__qualname__} and "
                               f"{target.__module__}.{target.__qualname__}")
         found[target.name] = target
+    _LOADED.add("load_targets")
     return dict(sorted(found.items()))
 
 
 @cache
 def get_target(name: str) -> Target:
-    """The target registered as ``name``; an unknown name is a usage error."""
+    """The target registered as ``name``; an unknown name is a usage error.
+
+    An entry point named like the target is loaded alone, so a lint for one target
+    imports no other; anything else (a renamed entry, a clash) goes through the full
+    registry, which reports it.
+    """
+    from tflint.plugins import entry_points_of
+
+    named = [e for e in entry_points_of(ENTRY_POINT_GROUP) if e.name == name]
+    if len(named) == 1 and "load_targets" not in _LOADED:
+        try:
+            target = named[0].load()
+        except Exception:
+            target = None
+        if isinstance(target, type) and issubclass(target, Target) and getattr(
+                target, "name", None) == name:
+            validate(target, named[0].value)
+            return target()
     targets = load_targets()
     if name not in targets:
         known = ", ".join(targets) or "none"
         raise TargetError(f"unknown target {name!r} (known: {known})")
     return targets[name]()
+
+
+#: Set once the full registry has been read (then it is the one answer).
+_LOADED: set[str] = set()
