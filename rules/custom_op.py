@@ -15,13 +15,16 @@ class CustomOp(Rule):
     Flags every operator with a custom code other than the Flex ops, and says
     whether the stock LiteRT op resolver registers it (for example
     `TFLite_Detection_PostProcess`), whether it needs a vendor runtime
-    (`edgetpu-custom-op`), or whether the app must register it itself.
+    (`edgetpu-custom-op`), or whether the app must register it itself.  The
+    custom ops the XNNPACK delegate implements itself (MediaPipe's
+    `Convolution2DTransposeBias`, `MaxPoolingWithArgmax2D`, `MaxUnpooling2D`)
+    are an info finding: the stock interpreter runs them through XNNPACK.
 
     ## Why is this bad
     An unregistered custom op makes the interpreter refuse the model
-    ("Encountered unresolved custom op").  Registered or not, a custom op is
-    never taken by the XNNPACK delegate, so it runs on the CPU and splits the
-    graph into extra partitions.
+    ("Encountered unresolved custom op").  Apart from those XNNPACK
+    implements, a custom op is never taken by the XNNPACK delegate, so it
+    runs on the CPU and splits the graph into extra partitions.
 
     ## Example
     ```
@@ -43,11 +46,23 @@ class CustomOp(Rule):
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         known = _data.load("custom_ops.json")["ops"]
+        delegation = ctx.analyses.delegation("xnnpack")
         for node in ctx.graph.nodes():
             if node.origin != "custom":
                 continue
             entry = known.get(node.op_type)
-            if entry is None:
+            if entry is None and delegation is not None and node.id not in delegation.cpu_reasons:
+                # XNNPACK registers some custom ops itself (MediaPipe's transposed
+                # convolution, pooling with argmax): the stock interpreter runs them.
+                yield ctx.diagnostic(
+                    node,
+                    f"custom op '{node.op_type}' has no kernel in the stock op resolver but the "
+                    "XNNPACK delegate implements it: the model runs only with XNNPACK applied",
+                    suggestion=("keep LiteRT's default XNNPACK delegate enabled; another runtime "
+                                "or delegate needs the op's kernel registered"),
+                    severity=Severity.INFO,
+                )
+            elif entry is None:
                 yield ctx.diagnostic(
                     node,
                     f"custom op '{node.op_type}' is not registered by the stock op resolver",

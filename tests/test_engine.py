@@ -384,3 +384,14 @@ def test_a_lint_for_one_target_imports_no_other_target() -> None:
                          capture_output=True, text=True).stdout
     assert "tflint.targets.gpu" not in out and "tflint.targets.ethosu" not in out, out
     assert "tflint.targets.xnnpack" in out
+
+
+def test_custom_ops_xnnpack_implements_are_an_info_not_an_error() -> None:
+    g = GraphBuilder()
+    x = g.input("x", "float32", (1, 4, 4, 8))
+    g.op("Convolution2DTransposeBias", [x], [("y", "float32", (1, 8, 8, 8))], origin="custom")
+    g.op("MyVendorOp", [x], [("z", "float32", (1, 4, 4, 8))], origin="custom")
+    implemented, unknown = run_rule(find_rule("TFL102"), g.build())
+    assert implemented.severity is Severity.INFO and "XNNPACK delegate implements" in (
+        implemented.message)
+    assert unknown.severity is Severity.ERROR and "not registered" in unknown.message
