@@ -20,8 +20,9 @@ from tflint_rules._layer_names import LayerNames
 from tflint.analyses.delegation import Delegation, subgraph_partitions
 from tflint.graph import ModelGraph, Node, Tensor
 
-#: How the XNNPACK target says a DEQUANTIZE of weights stays only because of its consumer.
-_FOLLOWS_CONSUMER = "DEQUANTIZE of constant weights stays on the CPU"
+#: How the XNNPACK target says a DEQUANTIZE or DENSIFY of weights stays only because of its
+#: consumer.
+_FOLLOWS_CONSUMER = " of constant weights stays on the CPU because its consumer"
 #: The tensor name and producer a reason quotes: `` 'model/x/shape'``, `` (computed by PACK)``.
 _TENSOR_DETAIL = re.compile(r" '[^']*'| \(computed by [A-Z0-9_]+\)")
 
@@ -124,7 +125,7 @@ def group_causes(graph: ModelGraph, delegation: Delegation, dynamic: DynamicShap
         if node.id in taken:
             causes[("dynamic-shape", "")].nodes.append(node)
             continue
-        if delegation.cpu_reasons[node.id].startswith(_FOLLOWS_CONSUMER):
+        if _FOLLOWS_CONSUMER in delegation.cpu_reasons[node.id]:
             followers.append(node)  # not a cause of its own: it goes with its consumer
             continue
         reason = _TENSOR_DETAIL.sub("", delegation.cpu_reasons[node.id])

@@ -32,6 +32,8 @@ class OperandSignature:
     is_graph_input: bool = False
     #: When a DEQUANTIZE of a constant computes this operand: that constant.
     dequantized: OperandSignature | None = None
+    #: Computed once, at initialization, from constants alone: the DENSIFY of sparse weights.
+    folded: bool = False
     _graph: ModelGraph | None = field(default=None, repr=False)
     _tensor: Tensor | None = field(default=None, repr=False)
 
@@ -50,15 +52,23 @@ class OperandSignature:
         dequantized = None
         if (producer is not None and producer.op_type == "DEQUANTIZE"
                 and len(producer.inputs) == 1 and len(producer.outputs) == 1
-                and producer.inputs[0].is_constant):
+                and (producer.inputs[0].is_constant or _densified(graph, producer.inputs[0]))):
             dequantized = cls.of(graph, producer.inputs[0], graph_inputs)
         return cls(
             name=tensor.name, dtype=tensor.dtype, shape=tensor.shape,
             is_constant=tensor.is_constant, quantization=tensor.quantization,
             producer=None if producer is None else producer.op_type,
             is_graph_input=tensor.id in graph_inputs, dequantized=dequantized,
+            folded=_densified(graph, tensor),
             _graph=graph, _tensor=tensor,
         )
+
+
+def _densified(graph: ModelGraph, tensor: Tensor) -> bool:
+    """Whether a DENSIFY of constant sparse weights computes ``tensor``."""
+    producer = graph.producer(tensor)
+    return (producer is not None and producer.op_type == "DENSIFY"
+            and len(producer.inputs) == 1 and producer.inputs[0].is_constant)
 
 
 @dataclass(slots=True, eq=False)

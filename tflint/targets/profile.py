@@ -154,6 +154,11 @@ class Profile:
         return (source is not None and dtype_class(source) in self.dequantize_constant_classes
                 and dtype_class(operand) == "f32")
 
+    def is_absorbable_densify(self, op: OpSignature) -> bool:
+        """A DENSIFY of constant sparse weights, expanded once when the delegate prepares."""
+        return (op.op_type == "DENSIFY" and len(op.inputs) == 1 and len(op.outputs) == 1
+                and op.inputs[0] is not None and op.inputs[0].is_constant)
+
     # -- individual checks ----------------------------------------------
     def _check_arity(self, op: OpSignature, spec: dict[str, Any],
                      claims: list[str]) -> str | None:
@@ -367,7 +372,7 @@ class Profile:
 
     # -- helpers ----------------------------------------------------------
     def _is_static(self, tensor: OperandSignature, rules: dict[str, Any]) -> bool:
-        if tensor.is_constant:
+        if tensor.is_constant or tensor.folded:  # sparse weights are densified at init
             return True
         if tensor.producer is None and tensor.shape is not None and 0 in tensor.shape:
             # A zero-element constant has an empty buffer, which the runtime still

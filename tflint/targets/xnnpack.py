@@ -40,7 +40,7 @@ class XnnpackTarget(Target):
         handles: list[Node] = []
         for node in nodes:
             op = signatures[node.id]
-            if profile.is_absorbable_dequantize(op):
+            if profile.is_absorbable_dequantize(op) or profile.is_absorbable_densify(op):
                 absorbable.append(node)  # decided by its consumers, below
             elif node.op_type == "VAR_HANDLE":
                 handles.append(node)
@@ -51,13 +51,14 @@ class XnnpackTarget(Target):
                 if verdict.claimed:
                     placement.claimed_failing.add(node.id)
         rejected = set(reasons) - placement.claimed_failing
-        # Weights stored as float16/int8 behind a DEQUANTIZE are unpacked once at
-        # init unless a consumer stays on the CPU; then the op stays there too.
+        # Weights stored as float16/int8 behind a DEQUANTIZE, or sparse behind a DENSIFY,
+        # are unpacked once at init unless a consumer stays on the CPU; then so does the op.
         for node in reversed(absorbable):
             blocked = [c for c in graph.consumers(node.outputs[0]) if c.id in rejected]
             if blocked:
-                reasons[node.id] = (f"DEQUANTIZE of constant weights stays on the CPU because "
-                                    f"its consumer {blocked[0].op_type} is not delegated")
+                reasons[node.id] = (f"{node.op_type} of constant weights stays on the CPU "
+                                    f"because its consumer {blocked[0].op_type} is not "
+                                    "delegated")
                 rejected.add(node.id)
         for node in handles:
             users = [c for t in node.outputs for c in graph.consumers(t)
