@@ -33,6 +33,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from parallel_chunks import in_chunks
+
 ROOT = Path(__file__).resolve().parent.parent
 PROBE_DIR = ROOT / "fixtures" / "probe_tflm"
 MANIFEST = "manifest.json"
@@ -145,15 +147,7 @@ def runtime_reports(paths: Sequence[Path], workers: int = 2,
                     stall_timeout: float = 120.0) -> dict[Path, dict[str, Any]]:
     """The interpreter's report on each model: ``status`` (``ok``, ``prepare-error``,
     ``invoke-error`` or ``crash``), ``message`` and ``arena`` (bytes by allocation kind)."""
-    chunks = [list(paths[i::workers]) for i in range(workers)]
-    results: dict[Path, dict[str, Any]] = {}
-    threads = [threading.Thread(target=lambda c=chunk: results.update(_run_chunk(c, stall_timeout)))
-               for chunk in chunks if chunk]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
+    return in_chunks(paths, workers, lambda chunk: _run_chunk(chunk, stall_timeout))
 
 
 def _feed(stream: Any, paths: list[Path]) -> None:

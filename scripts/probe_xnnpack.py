@@ -37,6 +37,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from parallel_chunks import in_chunks
+
 ROOT = Path(__file__).resolve().parent.parent
 PROBE_DIR = ROOT / "fixtures" / "probe"
 MANIFEST = "manifest.json"
@@ -67,15 +69,7 @@ def runtime_reports(paths: Sequence[Path], workers: int = 2,
     (and ``unfused_nodes``) as printed by ``tflint.runtime_probe``, or
     ``failure`` for a model that killed its process (the signal) or that the
     interpreter refused to load ("load error")."""
-    chunks = [list(paths[i::workers]) for i in range(workers)]
-    results: dict[Path, dict[str, Any]] = {}
-    threads = [threading.Thread(target=lambda c=chunk: results.update(_run_chunk(c, stall_timeout)))
-               for chunk in chunks if chunk]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
+    return in_chunks(paths, workers, lambda chunk: _run_chunk(chunk, stall_timeout))
 
 
 def _run_chunk(paths: list[Path], stall_timeout: float) -> dict[Path, dict[str, Any]]:

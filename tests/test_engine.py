@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import fixture, run_tflint
+from test_plugins import _install_plugin
 
 import tflint
 import tflint.engine
@@ -140,22 +141,16 @@ def test_target_default_placement_collects_claimed_ops() -> None:
 
 
 def test_target_plugin_is_discovered_through_its_entry_point(tmp_path: Path) -> None:
-    (tmp_path / "acme_npu.py").write_text(
+    env = _install_plugin(
+        tmp_path,
         "from tflint.targets import Target\n"
         "class AcmeNpu(Target):\n"
         "    name = 'acme-npu'\n"
         "    title = 'ACME NPU'\n"
         "    description = 'an NPU that runs only ADD'\n"
         "    def verdict_reason(self, op):\n"
-        "        return (None, False) if op.op_type == 'ADD' else ('only ADD', False)\n")
-    dist = tmp_path / "acme_npu-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-npu\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[tflint.targets]\nacme-npu = acme_npu:AcmeNpu\n")
-    import os
-    import sys
-
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+        "        return (None, False) if op.op_type == 'ADD' else ('only ADD', False)\n",
+        "acme-npu = acme_npu:AcmeNpu", module="acme_npu", group="tflint.targets")
     assert "acme-npu" in run_tflint("targets", env=env).out
     run = run_tflint("--target", "xnnpack,acme-npu", "--format", "json", fixture(SEED), env=env)
     [file] = json.loads(run.out)["files"]
@@ -197,22 +192,16 @@ def test_a_rule_that_raises_is_reported_and_the_others_still_run() -> None:
 
 
 def test_cli_prints_the_traceback_of_a_failing_rule_with_verbose(tmp_path: Path) -> None:
-    import os
-    import sys
-
-    (tmp_path / "boom_rules.py").write_text(
+    env = _install_plugin(
+        tmp_path,
         "from tflint import Rule\n"
         "class Boom(Rule):\n"
         '    """Raises.\n\n    ## What it does\n    x\n\n    ## Why is this bad\n    x\n\n'
         '    ## Example\n    x\n\n    ## How to fix\n    x\n    """\n'
         "    code, name, category = 'BOOM001', 'boom', 'model'\n"
         "    def check(self, ctx):\n"
-        "        raise ValueError('kaputt')\n")
-    dist = tmp_path / "boom_rules-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: boom-rules\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[tflint.rules]\nBOOM001 = boom_rules:Boom\n")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+        "        raise ValueError('kaputt')\n",
+        "BOOM001 = boom_rules:Boom", module="boom_rules")
     run = run_tflint(fixture(SEED), env=env)
     assert run.code == 2
     assert "error TFL000 internal error in rule BOOM001: ValueError: kaputt" in run.out

@@ -45,12 +45,16 @@ class TooManyLayers(Rule):
 
 
 def _install_plugin(tmp_path: Path, body: str,
-                    entry: str = "ACME001 = acme_rules:TooManyLayers") -> dict:
-    (tmp_path / "acme_rules.py").write_text(body)
-    dist = tmp_path / "acme_rules-1.0.dist-info"
+                    entry: str = "ACME001 = acme_rules:TooManyLayers", *,
+                    module: str = "acme_rules", group: str = "tflint.rules") -> dict:
+    """Install ``body`` as module ``module`` of a distribution with one entry point; the
+    environment for a tflint that sees it."""
+    (tmp_path / f"{module}.py").write_text(body)
+    dist = tmp_path / f"{module}-1.0.dist-info"
     dist.mkdir(exist_ok=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-rules\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text(f"[tflint.rules]\n{entry}\n")
+    name = module.replace("_", "-")
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(f"[{group}]\n{entry}\n")
     return {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
 
 

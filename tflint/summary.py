@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tflint.graph import ModelGraph, Tensor
+from tflint.wording import plural
 
 
 def _tensor_dict(tensor: Tensor) -> dict[str, Any]:
@@ -60,14 +61,11 @@ def summary_line(kind: str, summary: dict[str, Any]) -> str:
         subgraphs = len(summary.get("subgraphs") or []) or 1
         parameters = summary.get("parameters") or 0
         return (f"tflite, {subgraphs} subgraph{'s' if subgraphs != 1 else ''}, "
-                f"{_plural(summary['nodes'], 'op')}, {_count(parameters)} parameters")
+                f"{plural(summary['nodes'], 'op')}, {_count(parameters)} parameters")
     dialect = summary.get("dialect") or "keras"
     return (f"{dialect} {summary.get('model_class') or 'model'}, "
-            f"{_plural(summary['nodes'], 'layer call')}")
+            f"{plural(summary['nodes'], 'layer call')}")
 
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def _count(value: int) -> str:
@@ -90,7 +88,7 @@ def detail_lines(kind: str, summary: dict[str, Any]) -> list[str]:
         subgraphs = summary.get("subgraphs") or []
         if len(subgraphs) > 1:
             lines.append("subgraphs: " + ", ".join(
-                f"{s.get('name') or s.get('index')} ({_plural(s.get('operators') or 0, 'op')})"
+                f"{s.get('name') or s.get('index')} ({plural(s.get('operators') or 0, 'op')})"
                 for s in subgraphs))
         weights = summary.get("weight_bytes_by_dtype") or {}
         lines.append("weights: " + (", ".join(

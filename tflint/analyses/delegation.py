@@ -16,13 +16,10 @@ from tflint.graph import ModelGraph, Node
 from tflint.partition import partition
 from tflint.signature import OpSignature
 from tflint.targets import Target, get_target
+from tflint.wording import plural
 
 #: Ops the runtime treats as possibly side-effecting besides those touching resources.
 _CONTROL_FLOW = frozenset({"IF", "WHILE", "CALL_ONCE"})
-
-
-def plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 @dataclass(frozen=True)

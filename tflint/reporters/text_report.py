@@ -12,6 +12,7 @@ from collections import Counter
 from tflint.diagnostics import Diagnostic
 from tflint.engine import Result
 from tflint.summary import detail_lines, summary_line
+from tflint.wording import plural
 
 
 def render(result: Result, *, quiet: bool = False, statistics: bool = False,
@@ -87,10 +88,6 @@ def _statistics(result: Result) -> list[str]:
             f"{row['rule']}" for row in statistics_rows(result)]
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
-
-
 def fixable_line(result: Result) -> str | None:
     """How many findings --fix and --fix --unsafe-fixes would fix, if any."""
     safe = sum(1 for d in result.diagnostics if d.fix and d.fix.applicability == "safe")
@@ -111,20 +108,20 @@ def _closing_line(result: Result) -> str:
     failed_rules = len(result.internal_errors)
     problems = []
     if unreadable:
-        problems.append(f"{_plural(unreadable, 'file')} could not be read")
+        problems.append(f"{plural(unreadable, 'file')} could not be read")
     if failed_rules:
-        problems.append(f"{_plural(failed_rules, 'rule run')} failed")
+        problems.append(f"{plural(failed_rules, 'rule run')} failed")
     # A file an action failed for was still read and linted: "1 file not fixed".
     not_done = Counter(f.not_done for f in result.files if f.not_done is not None)
-    problems.extend(f"{_plural(count, 'file')} {what}" for what, count in not_done.items())
+    problems.extend(f"{plural(count, 'file')} {what}" for what, count in not_done.items())
     tail = "; " + "; ".join(problems) if problems else ""
     findings = [d for d in result.diagnostics if d.code != "TFL000"]
     linted = files - unreadable
     if not findings:
         if problems:
-            return f"No findings in {_plural(linted, 'file')} linted{tail}."
-        return f"All checks passed ({_plural(files, 'file')})."
+            return f"No findings in {plural(linted, 'file')} linted{tail}."
+        return f"All checks passed ({plural(files, 'file')})."
     by_severity = Counter(d.severity.value for d in findings)
-    detail = ", ".join(_plural(n, s) for s, n in sorted(by_severity.items()))
-    return (f"Found {_plural(len(findings), 'diagnostic')} ({detail}) in "
-            f"{_plural(linted, 'file')}{tail}.")
+    detail = ", ".join(plural(n, s) for s, n in sorted(by_severity.items()))
+    return (f"Found {plural(len(findings), 'diagnostic')} ({detail}) in "
+            f"{plural(linted, 'file')}{tail}.")
