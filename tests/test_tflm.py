@@ -187,3 +187,20 @@ def test_uint8_rule_only_for_tflm() -> None:
     found = run_rule(Uint8ModelForTflm, graph, targets=("tflm",))
     assert len(found) == 1 and "int8" in found[0].message
     assert run_rule(Uint8ModelForTflm, graph) == []
+
+
+def test_a_uint8_model_is_one_tflm_finding_not_one_per_op() -> None:
+    from tflint.registry import find_rule
+
+    q = Quantization(scale=(0.05,), zero_point=(128,))
+    b = uint8_conv()
+    y = b.graph.node("0:0").outputs[0]
+    b.op("AVERAGE_POOL_2D", [y], [("p", "uint8", (1, 2, 2, 8), q)],
+         options={"padding": "VALID", "stride_w": 2, "stride_h": 2, "filter_width": 2,
+                  "filter_height": 2})
+    graph = b.build()
+    [finding] = run_rule(Uint8ModelForTflm, graph, targets=("tflm",))
+    assert finding.message.startswith("2 ops compute in uint8")
+    assert sorted(op["op"] for op in finding.related) == ["AVERAGE_POOL_2D", "CONV_2D"]
+    # TFL130 leaves the uint8 ops to this one finding.
+    assert run_rule(find_rule("TFL130"), graph, targets=("tflm",)) == []
