@@ -10,6 +10,7 @@ flatbuffer schema (so dtype, quantization and options can be set exactly);
 the rest are converted from TensorFlow, as users make them.
 
     python scripts/probe_xnnpack.py            # write fixtures/probe/ and its manifest
+    python scripts/probe_xnnpack.py --only 'densify__*'   # regenerate some cases only
     python scripts/probe_xnnpack.py --check    # compare tflint's prediction with the runtime
 
 Generation runs every model in the runtime and records, per op, whether
@@ -24,6 +25,7 @@ model that caused it and the next process carries on.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
 import signal
@@ -181,6 +183,9 @@ class Spec:
     axis: int = 0
     signature: list[int] | None = None
     variable: bool = False
+    #: Sparsity parameters (a schema ``SparsityParametersT``); ``raw`` then holds the
+    #: stored values only.
+    sparsity: Any = None
 
     @property
     def constant(self) -> bool:
@@ -242,6 +247,57 @@ def half_weights(*shape: int) -> Spec:
     return Spec("f16", list(shape), data=np.full(shape, 0.5))
 
 
+def sparse_weights(*shape: int, dtype: str = "f32", block: int = 1, **kw: Any) -> Spec:
+    """Constant weights stored sparse, as the converter writes them for a DENSIFY.
+
+    Every dimension but the last is dense; the last is compressed (CSR), in blocks of
+    ``block`` values when ``block`` > 1 (an extra dense block dimension, block map on
+    the last dimension).  About two values in three are zero.
+    """
+    import numpy as np
+    from ai_edge_litert import schema_py_generated as schema
+
+    columns = shape[-1]
+    rows = int(np.prod(shape[:-1])) if len(shape) > 1 else 1
+    dense = np.zeros((rows, columns))
+    for r in range(rows):
+        for j in range(columns // block):
+            if (r + j) % 3 == 0:  # every row keeps at least one block
+                dense[r, j * block:(j + 1) * block] = (np.arange(block) % 4 + 1) * 0.05
+    segments, indices, values = [0], [], []
+    for r in range(rows):
+        for j in range(columns // block):
+            stored = dense[r, j * block:(j + 1) * block]
+            if stored.any():
+                indices.append(j)
+                values.extend(stored)
+        segments.append(len(indices))
+
+    def dim(size: int) -> Any:
+        meta = schema.DimensionMetadataT()
+        meta.format, meta.denseSize = schema.DimensionType.DENSE, size
+        return meta
+
+    csr = schema.DimensionMetadataT()
+    csr.format = schema.DimensionType.SPARSE_CSR
+    csr.arraySegmentsType = csr.arrayIndicesType = schema.SparseIndexVector.Int32Vector
+    csr.arraySegments, csr.arrayIndices = schema.Int32VectorT(), schema.Int32VectorT()
+    csr.arraySegments.values, csr.arrayIndices.values = segments, indices
+    sparsity = schema.SparsityParametersT()
+    sparsity.dimMetadata = [dim(size) for size in shape[:-1]] + [csr]
+    sparsity.traversalOrder = list(range(len(shape)))
+    sparsity.blockMap = []
+    if block > 1:
+        sparsity.dimMetadata.append(dim(block))
+        sparsity.traversalOrder.append(len(shape))
+        sparsity.blockMap = [len(shape) - 1]
+    if dtype == "i8":
+        raw = np.round(np.asarray(values) / 0.01).astype("int8").tobytes()
+    else:
+        raw = np.asarray(values, dtype=_NUMPY_TYPES[dtype]).tobytes()
+    return Spec(dtype, list(shape), raw=raw, sparsity=sparsity, **kw)
+
+
 @dataclass
 class Op:
     """One operator: builtin name or ("CUSTOM", code), operand indices, options."""
@@ -279,6 +335,7 @@ def model(ops: list[Op], tensors: list[Spec], inputs: list[int], outputs: list[i
             tensor.shapeSignature = list(spec.signature)
         tensor.type = getattr(schema.TensorType, _SCHEMA_TYPES[spec.dtype])
         tensor.isVariable = spec.variable
+        tensor.sparsity = spec.sparsity
         tensor.buffer = 0
         if spec.constant:
             buffer = schema.BufferT()
@@ -1545,12 +1602,156 @@ def _sequence_lstm() -> bytes:
                   options=("UnidirectionalSequenceLSTMOptions",
                            {"fusedActivationFunction": "TANH", "timeMajor": False}))
 
+def sparse_cases() -> None:
+    """Weights stored sparse: a DENSIFY of a constant (then a DEQUANTIZE for float16)."""
+    def sparse(key: str, variant: str, ops: list[Op], tensors: list[Spec], inputs: list[int],
+               outputs: list[int]) -> None:
+        add("DENSIFY", key, variant, lambda: model(ops, tensors, inputs, outputs))
+
+    densify = lambda i, o: Op("DENSIFY", [i], [o])  # noqa: E731
+    deq = lambda i, o: Op("DEQUANTIZE", [i], [o], version=3)  # noqa: E731
+    conv = ("Conv2DOptions", CONV)
+    fc = ("FullyConnectedOptions", {})
+    out16 = [1, 4, 4, 16]
+    sparse("conv_f32", "float32 CONV_2D filter stored sparse",
+           [densify(1, 2), Op("CONV_2D", [0, 2, 3], [4], conv)],
+           [f32(*S4), sparse_weights(16, 3, 3, 8), f32(16, 3, 3, 8), weights(16), f32(*out16)],
+           [0], [4])
+    sparse("conv_f16", "float16 CONV_2D filter stored sparse, float16 bias, both dequantized",
+           [densify(1, 2), deq(2, 3), deq(4, 5), Op("CONV_2D", [0, 3, 5], [6], conv)],
+           [f32(*S4), sparse_weights(16, 3, 3, 8, dtype="f16"), f16(16, 3, 3, 8),
+            f32(16, 3, 3, 8), half_weights(16), f32(16), f32(*out16)], [0], [6])
+    sparse("fc_f32", "float32 FULLY_CONNECTED weights stored sparse",
+           [densify(1, 2), Op("FULLY_CONNECTED", [0, 2, 3], [4], fc)],
+           [f32(2, 8), sparse_weights(16, 8), f32(16, 8), weights(16), f32(2, 16)], [0], [4])
+    sparse("fc_f16", "float16 FULLY_CONNECTED weights stored sparse, float16 bias",
+           [densify(1, 2), deq(2, 3), deq(4, 5), Op("FULLY_CONNECTED", [0, 3, 5], [6], fc)],
+           [f32(2, 8), sparse_weights(16, 8, dtype="f16"), f16(16, 8), f32(16, 8),
+            half_weights(16), f32(16), f32(2, 16)], [0], [6])
+    sparse("fc_f32_block4", "float32 FULLY_CONNECTED weights sparse in 1x4 blocks",
+           [densify(1, 2), Op("FULLY_CONNECTED", [0, 2, 3], [4], fc)],
+           [f32(2, 8), sparse_weights(16, 8, block=4), f32(16, 8), weights(16), f32(2, 16)],
+           [0], [4])
+    sparse("fc_qs8", "int8 FULLY_CONNECTED weights stored sparse",
+           [densify(1, 2), Op("FULLY_CONNECTED", [0, 2, 3], [4], fc, version=4)],
+           [qs8([2, 8]), sparse_weights(16, 8, dtype="i8", scale=[0.01], zero_point=[0]),
+            qs8([16, 8], 0.01), bias32([16], 0.0005), qs8([2, 16], 0.5)], [0], [4])
+    sparse("fc_hybrid", "float32 FULLY_CONNECTED with int8 weights stored sparse",
+           [densify(1, 2), Op("FULLY_CONNECTED", [0, 2, 3], [4], fc, version=4)],
+           [f32(2, 8), sparse_weights(16, 8, dtype="i8", scale=[0.01], zero_point=[0]),
+            qs8([16, 8], 0.01), weights(16), f32(2, 16)], [0], [4])
+    sparse("conv_qs8", "int8 CONV_2D filter stored sparse",
+           [densify(1, 2), Op("CONV_2D", [0, 2, 3], [4], conv, version=3)],
+           [qs8(S4), sparse_weights(16, 3, 3, 8, dtype="i8", scale=[0.01], zero_point=[0]),
+            qs8([16, 3, 3, 8], 0.01), bias32([16], 0.0005), qs8(out16, 0.5)], [0], [4])
+    sparse("conv_f32_two_consumers", "one sparse filter shared by two CONV_2D",
+           [densify(1, 2), Op("CONV_2D", [0, 2, 3], [4], conv),
+            Op("CONV_2D", [5, 2, 3], [6], conv)],
+           [f32(*S4), sparse_weights(16, 3, 3, 8), f32(16, 3, 3, 8), weights(16), f32(*out16),
+            f32(*S4), f32(*out16)], [0, 5], [4, 6])
+    sparse("to_add", "sparse float32 constant as an ADD operand",
+           [densify(1, 2), Op("ADD", [0, 2], [3], ("AddOptions", {}))],
+           [f32(2, 8), sparse_weights(2, 8), f32(2, 8), f32(2, 8)], [0], [3])
+    sparse("to_pow", "sparse float32 constant feeding POW (CPU): DENSIFY stays with it",
+           [densify(1, 2), Op("POW", [0, 2], [3])],
+           [f32(2, 8), sparse_weights(2, 8), f32(2, 8), f32(2, 8)], [0], [3])
+    sparse("f16_to_pow", "sparse float16 constant, DEQUANTIZE, POW (CPU)",
+           [densify(1, 2), deq(2, 3), Op("POW", [0, 3], [4])],
+           [f32(2, 8), sparse_weights(2, 8, dtype="f16"), f16(2, 8), f32(2, 8), f32(2, 8)],
+           [0], [4])
+    sparse("to_add_and_pow", "sparse constant feeding ADD and POW (CPU)",
+           [densify(1, 2), Op("ADD", [0, 2], [3], ("AddOptions", {})), Op("POW", [0, 2], [4])],
+           [f32(2, 8), sparse_weights(2, 8), f32(2, 8), f32(2, 8), f32(2, 8)], [0], [3, 4])
+    sparse("fc_v8_consumer", "sparse weights feeding a FULLY_CONNECTED version 8 (CPU)",
+           [densify(1, 2), Op("FULLY_CONNECTED", [0, 2, 3], [4], fc, version=8)],
+           [f32(2, 8), sparse_weights(16, 8), f32(16, 8), weights(16), f32(2, 16)], [0], [4])
+    sparse("graph_output", "DENSIFY whose output is only a graph output, beside a RELU",
+           [densify(1, 2), Op("RELU", [0], [3])],
+           [f32(2, 8), sparse_weights(2, 8), f32(2, 8), f32(2, 8)], [0], [2, 3])
+
+
+#: TfLitePadding values in a MediaPipe custom op's TfLitePoolParams.
+POOL_PADDING = {"UNKNOWN": 0, "SAME": 1, "VALID": 2}
+
+
+def pool_params(padding: str = "VALID", stride: tuple[int, int] = (2, 2),
+                filter_size: tuple[int, int] = (2, 2), activation: str = "NONE") -> bytes:
+    """MediaPipe's custom options: a raw TfLitePoolParams struct (little-endian int32s:
+    padding, stride w/h, filter w/h, activation, then four computed padding values)."""
+    return struct.pack("<10i", POOL_PADDING[padding], *stride, *filter_size,
+                       ACTIVATION[activation], 0, 0, 0, 0)
+
+
+def mediapipe_pooling_cases() -> None:
+    """MaxPoolingWithArgmax2D and MaxUnpooling2D, which XNNPACK registers itself."""
+    argmax, unpool = ("CUSTOM", "MaxPoolingWithArgmax2D"), ("CUSTOM", "MaxUnpooling2D")
+    pooled = [1, 2, 2, 8]
+
+    def pool(key: str, variant: str, inp: Spec, outputs: list[Spec], **params: Any) -> None:
+        add("MaxPoolingWithArgmax2D", key, variant,
+            lambda: single(argmax, [inp], outputs, custom=pool_params(**params)))
+
+    def unpooling(key: str, variant: str, values: Spec, index: Spec, out: Spec,
+                  **params: Any) -> None:
+        add("MaxUnpooling2D", key, variant,
+            lambda: single(unpool, [values, index], [out], custom=pool_params(**params)))
+
+    # MediaPipe's models carry the indices as float32; an int32 index tensor must be
+    # quantized for XNNPACK to define it.
+    indices = lambda shape=pooled: f32(*shape)  # noqa: E731
+    int_indices = lambda: Spec("i32", pooled)  # noqa: E731
+    pool("f32", "float32 2x2, stride 2, VALID", f32(*S4), [f32(*pooled), indices()])
+    pool("i32_indices", "int32 index output without quantization", f32(*S4),
+         [f32(*pooled), int_indices()])
+    pool("qs32_indices", "int32 index output, quantized (scale 1)", f32(*S4),
+         [f32(*pooled), Spec("i32", pooled, scale=[1.0], zero_point=[0])])
+    pool("same", "float32 2x2, stride 2, SAME", f32(*S4), [f32(*pooled), indices()],
+         padding="SAME")
+    pool("relu", "fused RELU (accepted, not applied)", f32(*S4), [f32(*pooled), indices()],
+         activation="RELU")
+    pool("tanh", "fused TANH", f32(*S4), [f32(*pooled), indices()], activation="TANH")
+    pool("filter3_stride2", "3x3 filter, stride 2 (filter must equal stride)", f32(*S4),
+         [f32(*pooled), indices()], filter_size=(3, 3))
+    pool("padding_unknown", "padding value 0 (unknown)", f32(*S4), [f32(*pooled), indices()],
+         padding="UNKNOWN")
+    pool("f16", "float16", f16(*S4), [f16(*pooled), indices()])
+    pool("qs8", "int8", qs8(S4), [qs8(pooled), indices()])
+    pool("rank3", "rank-3 input", f32(4, 4, 8), [f32(2, 2, 8), indices([2, 2, 8])])
+    pool("one_output", "value output only", f32(*S4), [f32(*pooled)])
+    add("MaxPoolingWithArgmax2D", "no_options", "no custom options",
+        lambda: single(argmax, [f32(*S4)], [f32(*pooled), indices()]))
+    unpooling("f32", "float32 2x2, stride 2, VALID", f32(*pooled), indices(), f32(*S4))
+    unpooling("i32_indices", "int32 indices without quantization", f32(*pooled),
+              int_indices(), f32(*S4))
+    unpooling("relu", "fused RELU", f32(*pooled), indices(), f32(*S4), activation="RELU")
+    unpooling("same", "float32 2x2, stride 2, SAME", f32(*pooled), indices(), f32(*S4),
+              padding="SAME")
+    unpooling("filter3_stride2", "3x3 filter, stride 2", f32(*pooled), indices(), f32(*S4),
+              filter_size=(3, 3))
+    unpooling("f16", "float16", f16(*pooled), indices(), f16(*S4))
+    unpooling("rank3", "rank-3 input", f32(2, 2, 8), indices([2, 2, 8]), f32(4, 4, 8))
+    unpooling("tanh", "fused TANH", f32(*pooled), indices(), f32(*S4), activation="TANH")
+    add("MaxUnpooling2D", "after_argmax", "MaxPoolingWithArgmax2D, RELU, MaxUnpooling2D",
+        lambda: model([Op(argmax, [0], [1, 2], custom=pool_params()), Op("RELU", [1], [3]),
+                       Op(unpool, [3, 2], [4], custom=pool_params())],
+                      [f32(*S4), f32(*pooled), indices(), f32(*pooled), f32(*S4)], [0], [4]))
+    add("MaxUnpooling2D", "f16_after_argmax", "float16 argmax pooling, RELU, unpooling (CPU)",
+        lambda: model([Op(argmax, [0], [1, 2], custom=pool_params()), Op("RELU", [1], [3]),
+                       Op(unpool, [3, 2], [4], custom=pool_params())],
+                      [f16(*S4), f16(*pooled), indices(), f16(*pooled), f16(*S4)], [0], [4]))
+    # A custom op no one registers: the delegate leaves it on the CPU and the stock
+    # interpreter cannot prepare the model ("unresolved custom op"); the probe still
+    # records which ops were delegated, and the failure as a kernel allocation failure.
+    add("CUSTOM", "unknown_between_relus", "RELU, an unregistered custom op, RELU",
+        lambda: model([Op("RELU", [0], [1]), Op(("CUSTOM", "TflintProbeUnknownOp"), [1], [2]),
+                       Op("RELU", [2], [3])], [f32(2, 4)] * 4, [0], [3]))
+
 
 def builder_cases() -> None:
     for family in (unary_cases, mixed_type_cases, binary_cases, conv_cases, depthwise_cases,
                    transpose_conv_cases, fully_connected_cases, batch_matmul_cases, pool_cases,
                    reduce_cases, shape_cases, quantize_cases, invalid_quantization_cases,
-                   unsupported_cases, pattern_cases):
+                   unsupported_cases, pattern_cases, sparse_cases, mediapipe_pooling_cases):
         family()
 
 
@@ -1692,16 +1893,30 @@ def _variable_model(shape: Sequence[int] = (1, 4)) -> bytes:
 # Generation and checking.
 # ---------------------------------------------------------------------------
 
-def generate(out: Path, with_converter: bool) -> None:
+def generate(out: Path, with_converter: bool, only: Sequence[str] = ()) -> None:
+    """Write the probe models and the manifest; with ``only`` (name patterns), just the
+    matching cases, whose entries replace theirs in the existing manifest."""
     builder_cases()
     if with_converter:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         converter_cases()
+    selected = [c for c in CASES.values()
+                if not only or any(fnmatch.fnmatchcase(c.name, p) for p in only)]
+    if only and not selected:
+        raise SystemExit(f"no probe case matches {', '.join(only)}")
+    names = {c.name for c in selected}
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.glob("*.tflite"):
-        stale.unlink()
-    paths, cases, dropped = [], [], {}
-    for case in CASES.values():
+        if not only or stale.stem in names:
+            stale.unlink()
+    previous = (json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+                if only and (out / MANIFEST).exists() else {})
+    entries = {name: entry for name, entry in previous.get("models", {}).items()
+               if Path(name).stem not in names}
+    dropped = {name: why for name, why in previous.get("not_kept", {}).items()
+               if name not in names}
+    paths, cases = [], []
+    for case in selected:
         try:
             data = case.make()
         except Exception as exc:  # the converter refuses some op x quantization pairs
@@ -1715,7 +1930,6 @@ def generate(out: Path, with_converter: bool) -> None:
         paths.append(path)
         cases.append(case)
     reports = runtime_reports(paths)
-    entries = {}
     for case, path in zip(cases, paths, strict=True):
         report = reports[path]
         if "failure" in report:
@@ -1737,7 +1951,7 @@ def generate(out: Path, with_converter: bool) -> None:
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n",
                                 encoding="utf-8")
     size = sum(p.stat().st_size for p in out.iterdir())
-    print(f"{len(entries)} probe models, {size / 1024:.0f} KB, in {out}")
+    print(f"{len(entries)} probe models ({len(paths)} written), {size / 1024:.0f} KB, in {out}")
 
 
 def check(out: Path) -> int:
@@ -1768,10 +1982,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="compare tflint's prediction with the runtime, print disagreements")
     parser.add_argument("--no-convert", action="store_true",
                         help="skip the models converted with TensorFlow")
+    parser.add_argument("--only", action="append", default=[], metavar="PATTERN",
+                        help="regenerate only the cases whose name matches (glob, e.g. "
+                             "'densify__*'; repeatable), keeping the rest of the manifest")
     args = parser.parse_args(argv)
     if args.check:
         return check(args.out)
-    generate(args.out, with_converter=not args.no_convert)
+    generate(args.out, with_converter=not args.no_convert, only=args.only)
     return 0
 
 
