@@ -23,8 +23,9 @@ from functools import cache
 from typing import Any
 
 from tflint import data as _data
+from tflint.analyses.keras_shapes import propagate
 from tflint.diagnostics import Fix
-from tflint.graph import ModelGraph, Node, Tensor
+from tflint.graph import ModelGraph, Node, Shape, Tensor
 from tflint.kerasconfig import LayerConfig, resolve
 from tflint.kerasconfig.references import policy_name
 from tflint.partition import partition
@@ -54,6 +55,13 @@ CLASS_ALIASES = {
     "SeparableConvolution2D": "SeparableConv2D", "Deconvolution2D": "Conv2DTranspose",
     "Merge": "Concatenate", "CuDNNLSTM": "LSTM", "CuDNNGRU": "GRU",
 }
+#: Layers whose lowering the table keys by input rank and unknown non-batch dimensions.
+SHAPE_KEYED_CLASSES = frozenset({
+    "Dense", "EinsumDense", "BatchNormalization", "LayerNormalization", "GroupNormalization",
+    "UnitNormalization", "Reshape", "Flatten", "Permute", "MultiHeadAttention", "Attention",
+    "AdditiveAttention",
+})
+POOLING_SUFFIXES = ("Pooling1D", "Pooling2D", "Pooling3D")
 #: Wrappers of tfmot quantization-aware training; the wrapped layer is what converts.
 QAT_WRAPPERS = frozenset({"QuantizeWrapper", "QuantizeWrapperV2"})
 QAT_CLASSES = QAT_WRAPPERS | {"QuantizeLayer", "QuantizeAnnotate"}
@@ -123,16 +131,31 @@ def _inner(config: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
     return CLASS_ALIASES.get(wrapped.bare_class, wrapped.bare_class), wrapped.config
 
 
-def config_features(cls: str, config: dict[str, Any], rank: int | None = None) -> dict[str, Any]:
-    """The config values that change how a layer of class ``cls`` lowers."""
+def shape_features(cls: str, shape: Shape | None) -> dict[str, Any]:
+    """What the input's shape changes in the lowering of ``cls``: its rank (Dense on a
+    sequence is a tensordot, not one FULLY_CONNECTED) and whether a dimension other
+    than the batch is unknown (the converter then computes shapes at run time)."""
+    keyed = cls in SHAPE_KEYED_CLASSES or cls.endswith(POOLING_SUFFIXES)
+    if shape is None or not keyed:
+        return {}
+    return {"input_rank": len(shape), "dynamic_dims": any(d is None for d in shape[1:])}
+
+
+def config_features(cls: str, config: dict[str, Any], rank: int | None = None,
+                    shape: Shape | None = None) -> dict[str, Any]:
+    """The config values (and, given ``shape``, the input shape's properties) that change
+    how a layer of class ``cls`` lowers."""
     f: dict[str, Any] = {}
     policy = dtype_policy(config)
     if policy:
         f["dtype_policy"] = policy
     if cls in ACTIVATION_PARAM_CLASSES or cls == "Activation":
         f["activation"] = activation_name(config.get("activation"))
-    if cls == "Dense" and rank is not None and rank > 2:
-        f["input_rank"] = rank  # Dense on a sequence is a tensordot, not one FULLY_CONNECTED
+    if shape is not None:
+        rank = len(shape)
+        f.update(shape_features(cls, shape))
+    elif cls == "Dense" and rank is not None and rank > 2:
+        f["input_rank"] = rank
     if cls in CONV_CLASSES:
         f["padding"] = str(config.get("padding", config.get("border_mode", "valid"))).lower()
         f["dilated"] = any(d > 1 for d in _ints(config.get("dilation_rate", 1)))
@@ -185,14 +208,16 @@ def config_features(cls: str, config: dict[str, Any], rank: int | None = None) -
     return f
 
 
-def layer_features(node: Node, flavor: str, rank: int | None = None) -> dict[str, Any]:
-    """Features of one layer call, context (``after``) not included."""
+def layer_features(node: Node, flavor: str, rank: int | None = None,
+                   shape: Shape | None = None) -> dict[str, Any]:
+    """Features of one layer call, context (``after``) not included; ``shape`` is its
+    (first) input's propagated shape."""
     cls = layer_class(node)
     config = node.options
     if cls in QAT_WRAPPERS:
         inner_cls, config = _inner(config)
         cls = inner_cls or cls
-    f = {"keras": flavor, **config_features(cls, config, rank)}
+    f = {"keras": flavor, **config_features(cls, config, rank, shape)}
     if cls == "Concatenate":
         f["over_5_inputs"] = len(node.inputs) > 5  # XNNPACK concatenates 2 to 5 tensors
     if cls in ("Bidirectional", "TimeDistributed"):
@@ -289,6 +314,17 @@ class Lowering:
         return [op for op, on in zip(self.ops, self.delegated, strict=True) if not on]
 
 
+@dataclass(frozen=True, slots=True)
+class PredictedOp:
+    """One TFLite op a layer call is predicted to become."""
+
+    op: str
+    delegated: bool
+    layer: str
+    input_shapes: tuple[Shape | None, ...]
+    output_shapes: tuple[Shape | None, ...]
+
+
 @dataclass(slots=True)
 class LayerPrediction:
     node: Node
@@ -305,10 +341,26 @@ class LayerPrediction:
     #: The Conv/Dense layer this one fuses or folds into (``gone``), or follows.
     after: Node | None = None
     reason: str = ""
+    #: Propagated shapes of the layer call's inputs and outputs (None: not known).
+    input_shapes: list[Shape | None] = field(default_factory=list)
+    output_shapes: list[Shape | None] = field(default_factory=list)
 
     @property
     def layer(self) -> str:
         return self.node.layer_name or self.node.name
+
+    def predicted_ops(self) -> list[PredictedOp]:
+        """The layer's predicted ops, each with the shapes it reads and writes where the
+        layer's own shapes tell them: an op reading the layer's inputs gets their shapes,
+        an op writing the layer's output gets its shape; shapes inside the layer are None."""
+        exits = set(self.lowering.exits())
+        out = []
+        for i, (op, on, deps) in enumerate(zip(self.lowering.ops, self.lowering.delegated,
+                                               self.lowering.deps, strict=True)):
+            inputs = tuple(self.input_shapes) if not deps else (None,) * len(deps)
+            outputs = tuple(self.output_shapes) if i in exits else (None,)
+            out.append(PredictedOp(op, on, self.layer, inputs, outputs))
+        return out
 
     @property
     def cpu_ops(self) -> list[str]:
@@ -336,6 +388,8 @@ class Prediction:
     target: str = "xnnpack"
     #: The target's name in messages.
     title: str = "XNNPACK"
+    #: Static shapes of the graph's tensors by tensor id (recorded or propagated).
+    shapes: dict[str, Shape] = field(default_factory=dict)
 
     def cpu_records(self) -> list[dict[str, Any]]:
         records = []
@@ -424,6 +478,8 @@ class _Predictor:
         self.by_node: dict[str, LayerPrediction] = {}
         #: Ranks of tensors whose shape the config does not record.
         self.ranks: dict[str, int] = {}
+        #: Recorded or propagated static shapes, by tensor id.
+        self.shapes = propagate(graph, layer_class)
 
     def single_input_producer(self, node: Node) -> Node | None:
         if len(node.inputs) != 1:
@@ -472,6 +528,9 @@ class _Predictor:
         return len(self.graph.consumers(tensor)) == 1 and not self.graph.is_graph_output(tensor)
 
     def rank(self, tensor: Tensor) -> int | None:
+        shape = self.shapes.get(tensor.id)
+        if shape is not None:
+            return len(shape)
         return len(tensor.shape) if tensor.shape is not None else self.ranks.get(tensor.id)
 
     def predict_layer(self, node: Node) -> LayerPrediction:
@@ -482,7 +541,8 @@ class _Predictor:
             if produced is not None:
                 for tensor in node.outputs:
                     self.ranks.setdefault(tensor.id, produced)
-        features = layer_features(node, self.flavor, rank)
+        shape = self.shapes.get(node.inputs[0].id) if node.inputs else None
+        features = layer_features(node, self.flavor, rank, shape)
         if cls in QAT_CLASSES:
             # Fake-quant nodes: what they become depends on the converter's quantization
             # settings (TFL320 says which), not on the layer alone.
@@ -550,6 +610,8 @@ def predict(graph: ModelGraph, target: str = "xnnpack") -> Prediction:
     layers: list[LayerPrediction] = []
     for node in graph.nodes():
         prediction = predictor.predict_layer(node)
+        prediction.input_shapes = [predictor.shapes.get(t.id) for t in node.inputs]
+        prediction.output_shapes = [predictor.shapes.get(t.id) for t in node.outputs]
         predictor.by_node[node.id] = prediction
         layers.append(prediction)
     kinds, deps = _op_graph(graph, layers)
@@ -563,6 +625,7 @@ def predict(graph: ModelGraph, target: str = "xnnpack") -> Prediction:
         partitions=count_partitions(optimistic, deps),
         partitions_if_opaque_on_cpu=count_partitions(pessimistic, deps),
         versions=table_versions(), target=chosen.name, title=chosen.title,
+        shapes=predictor.shapes,
     )
 
 
