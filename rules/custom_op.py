@@ -6,6 +6,7 @@ from tflint_rules import _data
 
 from tflint.diagnostics import Diagnostic, Severity
 from tflint.rule import Rule, RuleContext
+from tflint.targets.profile import load_profile
 
 
 class CustomOp(Rule):
@@ -18,7 +19,9 @@ class CustomOp(Rule):
     (`edgetpu-custom-op`), or whether the app must register it itself.  The
     custom ops the XNNPACK delegate implements itself (MediaPipe's
     `Convolution2DTransposeBias`, `MaxPoolingWithArgmax2D`, `MaxUnpooling2D`)
-    are an info finding: the stock interpreter runs them through XNNPACK.
+    are an info finding when XNNPACK takes them (the stock interpreter runs
+    them through it) and an error naming XNNPACK's reason when it does not
+    (float16 pooling, an unquantized int32 index, a filter unlike the stride...).
 
     ## Why is this bad
     An unregistered custom op makes the interpreter refuse the model
@@ -43,9 +46,11 @@ class CustomOp(Rule):
     category = "unsupported-op"
     severity = Severity.ERROR
     file_kinds = frozenset({"tflite"})
+    triggers = frozenset({"origin:custom"})
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         known = _data.load("custom_ops.json")["ops"]
+        xnnpack_codes = load_profile("xnnpack").custom_codes
         delegation = ctx.analyses.delegation("xnnpack")
         for node in ctx.graph.nodes():
             if node.origin != "custom":
@@ -61,6 +66,17 @@ class CustomOp(Rule):
                     suggestion=("keep LiteRT's default XNNPACK delegate enabled; another runtime "
                                 "or delegate needs the op's kernel registered"),
                     severity=Severity.INFO,
+                )
+            elif entry is None and delegation is not None and node.op_type in xnnpack_codes:
+                # XNNPACK implements the op only in some forms; refused (or claimed
+                # and failing), it has no kernel at all.
+                reason = delegation.cpu_reasons[node.id]
+                yield ctx.diagnostic(
+                    node,
+                    f"custom op '{node.op_type}' has no kernel in the stock op resolver and the "
+                    f"XNNPACK delegate, which implements it, does not run it here: {reason}",
+                    suggestion=("give the op the form XNNPACK takes (see the reason), or "
+                                "register its kernel with the interpreter"),
                 )
             elif entry is None:
                 yield ctx.diagnostic(

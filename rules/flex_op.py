@@ -37,6 +37,7 @@ class FlexOp(Rule):
     category = "unsupported-op"
     severity = Severity.ERROR
     file_kinds = frozenset({"tflite"})
+    triggers = frozenset({"origin:flex"})
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         for node in ctx.graph.nodes():

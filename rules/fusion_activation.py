@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from tflint_rules._layer_names import layer_names
 
 from tflint.diagnostics import Diagnostic, Severity
-from tflint.patterns import find, op, optional, options_are
+from tflint.patterns import find, op, optional, options_are, root_types
 from tflint.rule import Rule, RuleContext
 
 #: Ops with a ``fused_activation_function`` the converter normally fills.
@@ -70,6 +70,7 @@ class UnfusedActivation(Rule):
     category = "fusion"
     severity = Severity.WARNING
     file_kinds = frozenset({"tflite"})
+    triggers = root_types(PATTERN)
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         names = ctx.analysis(layer_names)

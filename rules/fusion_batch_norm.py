@@ -6,7 +6,16 @@ from tflint_rules._layer_names import layer_names
 
 from tflint.diagnostics import Diagnostic
 from tflint.graph import Tensor
-from tflint.patterns import Match, const, constant_values, find, op, optional, options_are
+from tflint.patterns import (
+    Match,
+    const,
+    constant_values,
+    find,
+    op,
+    optional,
+    options_are,
+    root_types,
+)
 from tflint.rule import Rule, RuleContext
 
 #: Ops whose weights and bias can absorb a per-output-channel scale and offset.
@@ -72,6 +81,7 @@ class UnfoldedBatchNorm(Rule):
     name = "unfolded-batch-norm-op"
     category = "fusion"
     file_kinds = frozenset({"tflite"})
+    triggers = root_types(PATTERN)
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         graph = ctx.graph

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from tflint_rules._layer_names import layer_names
 
 from tflint.diagnostics import Diagnostic
-from tflint.patterns import Op, Pattern, alt, const, find, op, options_are, var
+from tflint.patterns import Op, Pattern, alt, const, find, op, options_are, root_types, var
 from tflint.rule import Rule, RuleContext
 
 X = var("x")
@@ -91,6 +91,7 @@ class ExpandedGelu(Rule):
     name = "expanded-gelu"
     category = "fusion"
     file_kinds = frozenset({"tflite"})
+    triggers = root_types(PATTERN)
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         graph = ctx.graph

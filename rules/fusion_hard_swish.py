@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from tflint_rules._layer_names import layer_names
 
 from tflint.diagnostics import Diagnostic
-from tflint.patterns import alt, const, find, op, options_are, var
+from tflint.patterns import alt, const, find, op, options_are, root_types, var
 from tflint.rule import Rule, RuleContext
 
 NONE = options_are(fused_activation_function="NONE")
@@ -65,6 +65,7 @@ class ExpandedHardSwish(Rule):
     name = "expanded-hard-swish"
     category = "fusion"
     file_kinds = frozenset({"tflite"})
+    triggers = root_types(PATTERN)
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         graph = ctx.graph

@@ -7,7 +7,7 @@ from tflint_rules._layer_names import layer_names
 
 from tflint.diagnostics import Diagnostic, Severity
 from tflint.graph import Node, Tensor
-from tflint.patterns import Match, alt, const, find, op, options_are, var
+from tflint.patterns import Match, alt, const, find, op, options_are, root_types, var
 from tflint.rule import Rule, RuleContext
 
 NONE = options_are(fused_activation_function="NONE")
@@ -85,6 +85,7 @@ class IdentityOp(Rule):
     name = "identity-op"
     category = "fusion"
     file_kinds = frozenset({"tflite"})
+    triggers = root_types(PATTERN)
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         names = ctx.analysis(layer_names)

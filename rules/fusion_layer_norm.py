@@ -5,7 +5,7 @@ from collections.abc import Iterable, Iterator
 from tflint_rules._layer_names import layer_names
 
 from tflint.diagnostics import Diagnostic
-from tflint.patterns import alt, const, find, op, var
+from tflint.patterns import alt, const, find, op, root_types, var
 from tflint.rule import Rule, RuleContext
 from tflint.targets.profile import load_profile
 
@@ -64,6 +64,7 @@ class ExpandedLayerNorm(Rule):
     name = "expanded-layer-norm"
     category = "fusion"
     file_kinds = frozenset({"tflite"})
+    triggers = root_types(PATTERN)
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         graph = ctx.graph

@@ -5,7 +5,7 @@ from collections.abc import Callable, Iterator
 from tflint_rules._layer_names import layer_names
 
 from tflint.diagnostics import Diagnostic
-from tflint.patterns import Op, alt, const, constant_values, find, op, options_are, var
+from tflint.patterns import Op, alt, const, constant_values, find, op, options_are, root_types, var
 from tflint.rule import Rule, RuleContext
 
 NONE = options_are(fused_activation_function="NONE")
@@ -65,6 +65,7 @@ class ExpandedLeakyRelu(Rule):
     name = "expanded-leaky-relu"
     category = "fusion"
     file_kinds = frozenset({"tflite"})
+    triggers = root_types(PATTERN)
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         graph = ctx.graph

@@ -6,7 +6,7 @@ from tflint_rules._layer_names import layer_names
 
 from tflint.diagnostics import Diagnostic
 from tflint.graph import Tensor
-from tflint.patterns import Match, alt, find, op, var
+from tflint.patterns import Match, alt, find, op, root_types, var
 from tflint.rule import Rule, RuleContext
 
 FLOAT = frozenset({"float32", "float16"})
@@ -50,6 +50,7 @@ class QuantizeRoundTrip(Rule):
     name = "quantize-round-trip"
     category = "fusion"
     file_kinds = frozenset({"tflite"})
+    triggers = root_types(PATTERN)
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         graph = ctx.graph

@@ -6,7 +6,7 @@ from tflint_rules._layer_names import layer_names
 
 from tflint.diagnostics import Diagnostic, Severity
 from tflint.graph import ModelGraph, Node, Shape
-from tflint.patterns import ELEMENTWISE_UNARY, Match, find, op, through, var
+from tflint.patterns import ELEMENTWISE_UNARY, Match, find, op, root_types, through, var
 from tflint.rule import Rule, RuleContext
 
 #: Ops that only change the shape, not the data order.
@@ -58,6 +58,7 @@ class ReshapeChain(Rule):
     category = "fusion"
     severity = Severity.INFO
     file_kinds = frozenset({"tflite"})
+    triggers = root_types(PATTERN)
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         graph = ctx.graph

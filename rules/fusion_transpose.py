@@ -13,6 +13,7 @@ from tflint.patterns import (
     constant_values,
     find,
     op,
+    root_types,
     through,
     var,
 )
@@ -65,6 +66,7 @@ class RedundantTransposes(Rule):
     name = "redundant-transposes"
     category = "fusion"
     file_kinds = frozenset({"tflite"})
+    triggers = root_types(PATTERN)
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         graph = ctx.graph

@@ -53,6 +53,7 @@ class BiasQuantization(Rule):
     category = "quantization"
     severity = Severity.WARNING
     file_kinds = frozenset({"tflite"})
+    triggers = frozenset({"quantized"})
     options: ClassVar[dict[str, Option]] = {
         "bias-scale-tolerance": Option(
             float, 1e-3, "relative difference allowed between the bias scale and input scale x "

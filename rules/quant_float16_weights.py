@@ -41,6 +41,7 @@ class Float16Weights(Rule):
     category = "quantization"
     severity = Severity.INFO
     file_kinds = frozenset({"tflite"})
+    triggers = frozenset({"DEQUANTIZE"})
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         dequantizes = [

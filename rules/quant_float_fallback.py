@@ -54,6 +54,7 @@ class FloatFallbackInQuantizedModel(Rule):
     category = "quantization"
     severity = Severity.WARNING
     file_kinds = frozenset({"tflite"})
+    triggers = frozenset({"quantized"})
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         model = ctx.analysis(quantized_model)

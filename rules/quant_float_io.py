@@ -50,6 +50,7 @@ class FloatIoInIntegerModel(Rule):
     category = "quantization"
     severity = Severity.INFO
     file_kinds = frozenset({"tflite"})
+    triggers = frozenset({"quantized"})
     options: ClassVar[dict[str, Option]] = {
         "integer-io": Option(bool, False, "report float I/O as a warning: the model is meant to "
                              "take and give integers"),

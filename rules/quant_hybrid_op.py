@@ -55,6 +55,7 @@ class HybridOp(Rule):
     category = "quantization"
     severity = Severity.INFO
     file_kinds = frozenset({"tflite"})
+    triggers = frozenset({"quantized"})
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         model = ctx.analysis(quantized_model)

@@ -42,6 +42,7 @@ class Int16Activations(Rule):
     category = "quantization"
     severity = Severity.WARNING
     file_kinds = frozenset({"tflite"})
+    triggers = frozenset({"quantized"})
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         ops = [node for node in ctx.graph.nodes() if any(

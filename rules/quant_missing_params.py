@@ -42,6 +42,7 @@ class MissingQuantizationParams(Rule):
     category = "quantization"
     severity = Severity.ERROR
     file_kinds = frozenset({"tflite"})
+    triggers = frozenset({"quantized"})
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         for node, tensor in first_uses(ctx.graph):

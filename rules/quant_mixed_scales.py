@@ -61,6 +61,7 @@ class MixedQuantizationScales(Rule):
     category = "quantization"
     severity = Severity.ERROR
     file_kinds = frozenset({"tflite"})
+    triggers = frozenset({"quantized"})
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         names = None

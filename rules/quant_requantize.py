@@ -49,6 +49,7 @@ class Requantize(Rule):
     category = "quantization"
     severity = Severity.INFO
     file_kinds = frozenset({"tflite"})
+    triggers = frozenset({"QUANTIZE"})
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         graph = ctx.graph

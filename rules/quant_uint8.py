@@ -50,6 +50,7 @@ class LegacyUint8Quantization(Rule):
     category = "quantization"
     severity = Severity.WARNING
     file_kinds = frozenset({"tflite"})
+    triggers = frozenset({"quantized"})
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         ops = [node for node in ctx.graph.nodes()

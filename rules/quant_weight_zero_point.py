@@ -41,6 +41,7 @@ class NonZeroZeroPoint(Rule):
     category = "quantization"
     severity = Severity.ERROR
     file_kinds = frozenset({"tflite"})
+    triggers = frozenset({"quantized"})
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         reported: set[str] = set()

@@ -45,6 +45,7 @@ class ZeroPointOutOfRange(Rule):
     category = "quantization"
     severity = Severity.ERROR
     file_kinds = frozenset({"tflite"})
+    triggers = frozenset({"quantized"})
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         ranges = {**QUANTIZED_RANGES, **ACCUMULATOR_RANGES}

@@ -46,6 +46,7 @@ class Uint8ModelForTflm(Rule):
     category = "quantization"
     severity = Severity.ERROR
     file_kinds = frozenset({"tflite"})
+    triggers = frozenset({"target:tflm"})
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
         if "tflm" not in ctx.analyses.targets:

@@ -142,11 +142,13 @@ class Result:
 
 
 def lint(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
-         config: Config | None = None, jobs: int = 1) -> Result:
+         config: Config | None = None, jobs: int = 1, compare_with: str | None = None) -> Result:
     """Lint model files and folders; never raises for a bad model file.
 
     With ``jobs`` > 1, several files are linted at once in worker processes;
     the results, in the same order, then come without ``graph`` and ``analyses``.
+    ``compare_with`` names the Keras model each ``.tflite`` is measured against
+    (the quantization-error rules; run in this process).
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
@@ -155,11 +157,11 @@ def lint(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
         config = load_config(find_pyproject(Path(names[0]) if names else Path.cwd()))
     rules = select_rules(config)
     files = list(discover(names, config))
-    if jobs > 1 and len(files) > 1:
+    if jobs > 1 and len(files) > 1 and compare_with is None:
         from tflint.parallel import lint_files
 
         return Result(lint_files(files, lint_file, rules, config, jobs))
-    return Result([lint_file(path, rules, config) for path in files])
+    return Result([lint_file(path, rules, config, compare_with) for path in files])
 
 
 def select_rules(config: Config) -> list[type[Rule]]:
@@ -219,7 +221,8 @@ def _excluded(path: str, config: Config) -> bool:
     return any(fnmatchcase(relative, pattern) for pattern in config.exclude)
 
 
-def lint_file(path: str, rules: Sequence[type[Rule]], config: Config) -> FileResult:
+def lint_file(path: str, rules: Sequence[type[Rule]], config: Config,
+              compare_with: str | None = None) -> FileResult:
     result = FileResult(path=path)
     try:
         graph = loaders.load(path)
@@ -232,9 +235,12 @@ def lint_file(path: str, rules: Sequence[type[Rule]], config: Config) -> FileRes
     result.kind = graph.kind
     result.graph = graph
     result.model = model_summary(graph)
-    analyses = result.analyses = Analyses(graph, config.targets, config.source_folders())
+    analyses = result.analyses = Analyses(graph, config.targets, config.source_folders(),
+                                          compare_with=compare_with)
+    traits = graph.traits() | {f"target:{name}" for name in analyses.targets}
     for rule in rules:
-        if graph.kind not in rule.file_kinds or config.ignored_for_file(rule, path):
+        if graph.kind not in rule.file_kinds or config.ignored_for_file(rule, path) or (
+                not _may_find(rule, traits)):
             continue
         ctx = RuleContext(graph=graph, rule=rule, target=analyses.target,
                           options=RuleOptions(config.options_for(rule)), analyses=analyses,
@@ -267,6 +273,12 @@ def lint_file(path: str, rules: Sequence[type[Rule]], config: Config) -> FileRes
     result.diagnostics.sort(key=lambda d: (-d.weight, position.get(d.node_id or "", -1), d.code))
     result.diagnostics[:0] = [_internal_diagnostic(e) for e in result.internal_errors]
     return result
+
+
+def _may_find(rule: type[Rule], traits: frozenset[str]) -> bool:
+    """Whether the graph has one of the traits the rule needs (read from the rule index,
+    so a rule that cannot fire is not even imported)."""
+    return not rule.triggers or not rule.triggers.isdisjoint(traits)
 
 
 def _internal_error(source: str, exc: Exception) -> InternalError:

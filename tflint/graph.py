@@ -20,6 +20,8 @@ NodeKind = Literal["op", "layer"]
 
 #: Shapes use ``None`` for a dimension unknown until run time.
 Shape = tuple[int | None, ...]
+#: Integer types that hold quantized values.
+QUANTIZED_TYPES = frozenset({"int8", "uint8", "int16", "int4", "uint4"})
 
 
 @dataclass(slots=True, frozen=True)
@@ -173,6 +175,7 @@ class ModelGraph:
         self._consumers: dict[str, list[str]] = {}
         #: Constant data held in memory (graphs built by tests and tools, not read from a file).
         self._constant_data: dict[str, bytes] = {}
+        self._traits: frozenset[str] | None = None
 
     # -- building -------------------------------------------------------
     def add_node(self, node: Node) -> Node:
@@ -186,6 +189,7 @@ class ModelGraph:
         self._nodes[node.id] = node
         self._order.append(node.id)
         self._g = None
+        self._traits = None
         for tensor in node.inputs:
             self._consumers.setdefault(tensor.id, []).append(node.id)
         for tensor in node.outputs:
@@ -273,6 +277,25 @@ class ModelGraph:
         tensor.is_constant = True
         tensor.data_size = len(data)
         self._constant_data[tensor.id] = data
+
+    def traits(self) -> frozenset[str]:
+        """What a rule's ``triggers`` are matched against: every op type, the non-builtin
+        op origins (``origin:custom``, ``origin:flex``, ``origin:lambda``) and ``quantized``
+        when any tensor has quantization parameters or a quantized integer type."""
+        if self._traits is None:
+            traits: set[str] = set()
+            quantized = False
+            for node in self.nodes():
+                traits.add(node.op_type)
+                if node.origin != "builtin":
+                    traits.add(f"origin:{node.origin}")
+                if not quantized:
+                    quantized = any(t.quantization is not None or t.dtype in QUANTIZED_TYPES
+                                    for t in (*node.inputs, *node.outputs))
+            if quantized or any(t.dtype in QUANTIZED_TYPES for t in self.inputs):
+                traits.add("quantized")
+            self._traits = frozenset(traits)
+        return self._traits
 
     def op_histogram(self) -> dict[str, int]:
         counts: dict[str, int] = {}

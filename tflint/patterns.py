@@ -163,7 +163,7 @@ def find(graph: ModelGraph, pattern: Op | Alt,
     that two permutations cancel); a rejected match claims no node.
     """
     roots = _root_options(pattern)
-    types = frozenset().union(*(root.types for root in roots))
+    types = root_types(pattern)
     claimed: set[str] = set()
     constants = _CONSTANTS.setdefault(graph, {})
     for node in graph.nodes():
@@ -179,6 +179,11 @@ def find(graph: ModelGraph, pattern: Op | Alt,
                 claimed.update(n.id for n in state.nodes)
                 yield state
                 break
+
+
+def root_types(pattern: Op | Alt) -> frozenset[str]:
+    """The op types a match can start at: a graph without any has no match."""
+    return frozenset().union(*(root.types for root in _root_options(pattern)))
 
 
 def _root_options(pattern: Op | Alt) -> list[Op]:

@@ -142,6 +142,7 @@ _INDEXED_FIELDS: dict[str, Any] = {
     "severity": lambda severity: severity.value,
     "file_kinds": sorted,
     "fix_availability": str,
+    "triggers": sorted,
 }
 
 
@@ -187,6 +188,8 @@ def _indexed_rule(entry: dict[str, Any], package: ModuleType, index_path: str) -
         "code": entry["code"], "name": entry["name"], "category": entry["category"],
         "severity": Severity(entry["severity"]), "file_kinds": frozenset(entry["file_kinds"]),
         "fix_availability": entry["fix_availability"],
+        # Indexes written before triggers existed: the rule always runs.
+        "triggers": frozenset(entry.get("triggers", ())),
         "__module__": module, "__qualname__": entry["class"],
         "_rule_module": module, "_rule_class": entry["class"], "_index_path": index_path,
     }

@@ -96,6 +96,11 @@ class Rule:
     fix_availability: ClassVar[FixAvailability] = "none"
     #: Options read from ``[tool.tflint.rules.CODE]``, by kebab-case name.
     options: ClassVar[Mapping[str, Option | Any]] = {}
+    #: Graph traits of which one must be present for the rule to find anything: an op
+    #: type (``"MUL"``), ``"origin:custom"``, ``"quantized"`` (see ``ModelGraph.traits``)
+    #: or ``"target:NAME"`` for a selected target.  Without any, the rule is skipped and
+    #: its module not imported.  Empty: the rule always runs.
+    triggers: ClassVar[frozenset[str]] = frozenset()
 
     def check(self, ctx: RuleContext) -> Iterable[Diagnostic]:
         raise NotImplementedError
