@@ -15,7 +15,10 @@ What each operator's ``Node.options`` holds:
 * ``"_inputs"``: the operator's operand list as tensor indices, with ``-1``
   where an optional operand is left out (``Node.inputs`` skips those), so a
   rule can tell which positional operand is which;
-* for custom and Flex ops, ``"custom_options_size"`` in bytes.
+* for custom and Flex ops, ``"custom_options_size"`` in bytes; for custom ops
+  whose options are a small raw C struct (at most 64 bytes, a whole number of
+  int32 words, as MediaPipe's ops store ``TfLitePoolParams``),
+  ``"custom_options_words"``: those bytes as little-endian int32 values.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import gc
 import math
 import mmap
 import os
+import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +47,8 @@ FILE_IDENTIFIER = b"TFL3"
 MIN_SIZE = 8
 #: The min_runtime_version metadata is a short version string.
 MAX_RUNTIME_VERSION_BYTES = 64
+#: Custom options up to this many int32 words are kept as words (a raw C struct).
+MAX_CUSTOM_OPTIONS_WORDS = 16
 
 # Vtable slots of the tables the loader reads.  TFLite never renumbers a
 # field, so these are fixed; a test checks them against tflite_schema.json.
@@ -358,6 +364,10 @@ class _Loader:
         options = self.options(op)
         if opcode.origin != "builtin":
             options["custom_options_size"] = self.custom_options_size(op, sg, index)
+        if opcode.origin == "custom":
+            words = self.custom_options_words(op)
+            if words is not None:
+                options["custom_options_words"] = words
         options["_inputs"] = list(raw_inputs)
         name = outputs[0].name if outputs else ""
         return Node(
@@ -403,6 +413,14 @@ class _Loader:
             return size
         span = op.vector_span(OP_CUSTOM_OPTIONS, 1, "custom_options")
         return 0 if span is None else span[1]
+
+    def custom_options_words(self, op: Table) -> list[int] | None:
+        """Inline custom options of at most 64 bytes as int32 words (a raw C struct)."""
+        span = op.vector_span(OP_CUSTOM_OPTIONS, 1, "custom_options")
+        if span is None or span[1] > MAX_CUSTOM_OPTIONS_WORDS * 4 or span[1] % 4:
+            return None
+        start, count = span
+        return list(struct.unpack_from(f"<{count // 4}i", self.fb.buf, start))
 
     # -- signatures -----------------------------------------------------
     def signature(self, number: int, table: Table) -> Signature:
