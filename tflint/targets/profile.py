@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from tflint.expressions import ExpressionError, Undecided, evaluate
 from tflint.expressions import check as check_expression
-from tflint.schema import load_data_file
+from tflint.schema import DataFileError, load_data_file
 from tflint.signature import OperandSignature, OpSignature
 
 PROFILE_FILE = Path(__file__).with_name("xnnpack_ops.json")
@@ -93,7 +93,11 @@ class Profile:
         general = {g["id"]: g for g in data["general"]}
         self.max_rank: int = general["max_rank"]["max_rank"]
         self.claimed_above_max_rank = frozenset(general["max_rank"].get("claimed_ops", ()))
-        self.custom_codes = frozenset(general["custom_ops"].get("custom_codes", ()))
+        custom = general["custom_ops"]
+        self.custom_codes = frozenset(custom.get("custom_codes", ()))
+        #: Conditions of the custom ops that have any, and the structs their options hold.
+        self.custom_ops: dict[str, dict[str, Any]] = custom.get("ops", {})
+        self.custom_layouts: dict[str, dict[str, Any]] = custom.get("options_layouts", {})
         quantization = general["quantization"]
         self.zero_point_range: dict[str, list[int]] = quantization["zero_point_range"]
         absorb = general["fp16_and_int8_weights_dequantize"]
@@ -111,12 +115,16 @@ class Profile:
             return Verdict(f"{node.op_type} runs on TensorFlow kernels (Select TF ops), never on "
                            f"{self.title}")
         if node.origin == "custom":
-            if node.op_type in self.custom_codes:
+            if node.op_type not in self.custom_codes:
+                return Verdict(f"custom op '{node.op_type}' is not supported by {self.title}")
+            spec = self.custom_ops.get(node.op_type)
+            if spec is None:
                 return Verdict()
-            return Verdict(f"custom op '{node.op_type}' is not supported by {self.title}")
-        spec = self.ops.get(node.op_type)
-        if spec is None:
-            return Verdict(f"{node.op_type} is not supported by {self.title}")
+            op = node = self.with_custom_options(op)
+        else:
+            spec = self.ops.get(node.op_type)
+            if spec is None:
+                return Verdict(f"{node.op_type} is not supported by {self.title}")
         # Conditions detection does not check but subgraph creation does.
         claims: list[str] = []
         for check in (self._check_arity, self._check_types, self._check_ranks,
@@ -135,6 +143,23 @@ class Profile:
                            f"builds it ({claims[0]}): the interpreter will fail to allocate "
                            "tensors", claimed=True)
         return Verdict()
+
+    def with_custom_options(self, op: OpSignature) -> OpSignature:
+        """``op`` with its custom options decoded into named options, when they are a
+        known raw struct; fields past the stored bytes read 0, as the delegate's
+        zero-initialised copy does."""
+        layout = self.custom_layouts.get(op.op_type)
+        if layout is None:
+            return op
+        words = op.options.get("custom_options_words") or []
+        decoded: dict[str, Any] = {}
+        for position, field in enumerate(layout["fields"]):
+            value = words[position] if position < len(words) else 0
+            names = layout.get("enums", {}).get(field)
+            if names is not None:
+                value = names[value] if 0 <= value < len(names) else f"UNKNOWN_{value}"
+            decoded[field] = value
+        return replace(op, options={**op.options, **decoded})
 
     def option(self, node: OpSignature, field: str) -> Any:
         """An option field; the schema default when the op has no options table."""
@@ -396,7 +421,7 @@ class OperandNames(Mapping[str, Any]):
     whose constraints use two names pays for two."""
 
     _FIELDS = ("shape", "rank", "class", "scale", "scales", "zero_point", "zero_points", "value",
-               "dequantized_from")
+               "dequantized_from", "densified")
 
     def __init__(self, op: OpSignature, profile: Profile) -> None:
         self._node = self._operands = op
@@ -450,6 +475,8 @@ class OperandNames(Mapping[str, Any]):
             return dtype_class(tensor.dequantized)
         if tensor is None:
             return None
+        if field == "densified":  # computed by a DENSIFY of constant sparse weights
+            return tensor.folded
         if field in ("shape", "rank"):
             shape = stored_shape(tensor)
             return shape if field == "shape" or shape is None else len(shape)
@@ -563,7 +590,12 @@ def load_profile(target: str = "xnnpack") -> Profile:
         return (prefix[:2] == "in" or prefix[:3] == "out") and number.isdigit() and (
             field in OperandNames._FIELDS)
 
+    early: list[tuple[Any, str]] = []  # general entries are read before the defaults
+
     def expression(text: str) -> str | None:
+        if not options:
+            early.append((expression, text))
+            return None
         try:
             names = check_expression(text)
         except ExpressionError as exc:
@@ -576,6 +608,9 @@ def load_profile(target: str = "xnnpack") -> Profile:
         return None
 
     def option_field(name: str) -> str | None:
+        if not options:
+            early.append((option_field, name))
+            return None
         if name in options:
             return None
         return f"option field {name!r} has no default in options_defaults"
@@ -584,4 +619,8 @@ def load_profile(target: str = "xnnpack") -> Profile:
         "tflint-expression": expression, "tflint-option-field": option_field})
     profile = Profile(data)
     options.update(profile.option_defaults)
+    for checker, text in early:
+        problem = checker(text)
+        if problem:
+            raise DataFileError(PROFILE_FILE, "$.general", problem)
     return profile

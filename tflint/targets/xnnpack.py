@@ -53,12 +53,17 @@ class XnnpackTarget(Target):
         rejected = set(reasons) - placement.claimed_failing
         # Weights stored as float16/int8 behind a DEQUANTIZE, or sparse behind a DENSIFY,
         # are unpacked once at init unless a consumer stays on the CPU; then so does the op.
+        # A DENSIFY is not held back by a DEQUANTIZE of its output that stays: the
+        # delegate only looks at consumers that are not themselves unpacking weights.
+        unpacking = {n.id for n in absorbable}
         for node in reversed(absorbable):
-            blocked = [c for c in graph.consumers(node.outputs[0]) if c.id in rejected]
+            blocked = [c for c in graph.consumers(node.outputs[0]) if c.id in rejected
+                       and not (node.op_type == "DENSIFY" and c.id in unpacking)]
             if blocked:
                 reasons[node.id] = (f"{node.op_type} of constant weights stays on the CPU "
                                     f"because its consumer {blocked[0].op_type} is not "
                                     "delegated")
+                placement.follows[node.id] = blocked[0].id
                 rejected.add(node.id)
         for node in handles:
             users = [c for t in node.outputs for c in graph.consumers(t)
