@@ -1865,10 +1865,41 @@ def converter_cases() -> None:
                 "converter")
     add("CONVERTED", "softmax_beta2", "softmax(2x): the converter folds beta into a MUL",
         lambda: converted(lambda x: tf.nn.softmax(2.0 * x), [(2, 16)], "float32"), "converter")
+    for quantization in ("float32", "float16"):
+        add("CONVERTED", f"sparse_{quantization}",
+            f"conv and dense with 90% zero weights, EXPERIMENTAL_SPARSITY, {quantization}",
+            lambda q=quantization: _sparse_model(q == "float16"), "converter")
     add("CONVERTED", "variables", "tf.Variable [1, 4] assign and read (VAR_HANDLE, CALL_ONCE)",
         _variable_model, "converter")
     add("CONVERTED", "variables_scalar", "scalar tf.Variable assign and read",
         lambda: _variable_model([]), "converter")
+
+
+def _sparse_model(float16: bool) -> bytes:
+    """Weights the converter stores sparse (DENSIFY, then DEQUANTIZE for float16)."""
+    import numpy as np
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+
+    def mostly_zero(*shape: int) -> Any:
+        values = rng.uniform(-0.5, 0.5, shape)
+        return tf.constant(np.where(rng.random(shape) < 0.1, values, 0.0).astype(np.float32))
+
+    conv_w, dense_w = mostly_zero(3, 3, 8, 32), mostly_zero(32, 16)
+
+    def fn(x: Any) -> Any:
+        y = tf.nn.relu(tf.nn.conv2d(x, conv_w, 1, "SAME") + 0.1)
+        return tf.matmul(tf.reduce_mean(y, axis=[1, 2]), dense_w)
+
+    spec = tf.TensorSpec((1, 8, 8, 8), tf.float32)
+    concrete = tf.function(fn, input_signature=[spec]).get_concrete_function()
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete])
+    converter.optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY]
+    if float16:
+        converter.optimizations.append(tf.lite.Optimize.DEFAULT)
+        converter.target_spec.supported_types = [tf.float16]
+    return converter.convert()
 
 
 def _variable_model(shape: Sequence[int] = (1, 4)) -> bytes:

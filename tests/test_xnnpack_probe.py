@@ -13,6 +13,7 @@ the prediction happens to still match.
 from __future__ import annotations
 
 import json
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -162,3 +163,158 @@ def test_check_mode_reports_agreement_and_prints_disagreements(tmp_path: Path) -
     assert "abs__f32.tflite: runtime changed since generation" in run.stdout
     assert "2 models, 2 ops: 0 models where the prediction differs from the runtime, 1 where " \
         "the runtime changed" in run.stdout
+
+
+# -- Sparse weights and the custom ops XNNPACK registers ------------------------------------
+
+#: Probe models whose every op the runtime delegated, in one partition, without failing.
+SPARSE_TAKEN = ("densify__conv_f32", "densify__conv_f16", "densify__fc_f32", "densify__fc_f16",
+                "densify__fc_f32_block4", "densify__conv_qs8", "converted__sparse_float32",
+                "converted__sparse_float16")
+#: XNNPACK custom ops: probe model -> whether the runtime ran the op through XNNPACK.
+MEDIAPIPE_POOLING = {
+    "maxpoolingwithargmax2d__f32": True, "maxpoolingwithargmax2d__same": True,
+    "maxpoolingwithargmax2d__qs32_indices": True, "maxunpooling2d__f32": True,
+    "maxunpooling2d__after_argmax": True, "maxpoolingwithargmax2d__f16": False,
+    "maxpoolingwithargmax2d__filter3_stride2": False, "maxpoolingwithargmax2d__relu": False,
+    "maxpoolingwithargmax2d__no_options": False, "maxpoolingwithargmax2d__rank3": False,
+    "maxunpooling2d__same": False, "maxunpooling2d__f16": False,
+    "maxpoolingwithargmax2d__i32_indices": False, "maxunpooling2d__i32_indices": False,
+}
+
+
+def _entry(manifest: dict[str, Any], name: str) -> dict[str, Any]:
+    return manifest["models"][f"{name}.tflite"]["runtime"]
+
+
+def _lint(*names: str) -> dict[str, tflint.FileResult]:
+    result = tflint.lint([str(PROBE / f"{n}.tflite") for n in names],
+                         config=tflint.Config(select=["TFL102", "TFL110"]))
+    return dict(zip(names, result.files, strict=True))
+
+
+def test_sparse_weights_in_float32_and_float16_are_probed_and_all_delegated(
+        manifest: dict[str, Any]) -> None:
+    for name in SPARSE_TAKEN:
+        runtime = _entry(manifest, name)
+        assert "DENSIFY" in {op["op"] for op in runtime["ops"]}, name
+        assert all(op["delegated"] for op in runtime["ops"]), name
+        assert (runtime["partitions"], runtime["allocation_failure"]) == (1, None), name
+    for name, files in _lint(*SPARSE_TAKEN).items():
+        assert files.delegation["cpu_ops"] == [] and files.delegation["partitions"] == 1, name
+
+
+def test_a_densify_stays_on_the_cpu_only_with_a_consumer_other_than_its_dequantize(
+        manifest: dict[str, Any]) -> None:
+    expected = {"densify__to_pow": ([False, False], 0),
+                "densify__to_add_and_pow": ([False, True, False], 1),
+                "densify__fc_v8_consumer": ([False, False], 0),
+                # The float16 DEQUANTIZE stays with POW; the DENSIFY is still folded.
+                "densify__f16_to_pow": ([True, False, False], 1)}
+    predicted = _lint(*expected)
+    for name, (delegated, partitions) in expected.items():
+        runtime = _entry(manifest, name)
+        assert [op["delegated"] for op in runtime["ops"]] == delegated, name
+        assert runtime["partitions"] == partitions, name
+        cpu = {op["index"] for op in predicted[name].delegation["cpu_ops"]}
+        assert [i not in cpu for i in range(len(delegated))] == delegated, name
+    reasons = {op["op"]: op["reason"] for op in predicted["densify__to_pow"].delegation["cpu_ops"]}
+    assert "because its consumer POW is not delegated" in reasons["DENSIFY"]
+
+
+def test_int8_sparse_weights_are_claimed_by_fully_connected_and_fail(
+        manifest: dict[str, Any]) -> None:
+    for name in ("densify__fc_qs8", "densify__fc_hybrid"):
+        assert _entry(manifest, name)["allocation_failure"] == "xnnpack"
+        delegation = _lint(name)[name].delegation
+        assert delegation["allocation_fails"]
+        [claimed] = delegation["cpu_ops"]
+        assert claimed["op"] == "FULLY_CONNECTED" and claimed["fails_allocation"]
+        assert "int8 weights are stored sparse" in claimed["reason"]
+    assert _entry(manifest, "densify__conv_qs8")["allocation_failure"] is None
+
+
+def test_mediapipe_pooling_probes_are_predicted_from_their_pool_params_struct(
+        manifest: dict[str, Any]) -> None:
+    predicted = _lint(*MEDIAPIPE_POOLING)
+    for name, taken in MEDIAPIPE_POOLING.items():
+        runtime = _entry(manifest, name)
+        custom = [op for op in runtime["ops"] if op["op"] != "RELU"]
+        ran = all(op["delegated"] for op in custom) and runtime["allocation_failure"] is None
+        assert ran == taken, name
+        delegation = predicted[name].delegation
+        assert (delegation["cpu_ops"] == []) == taken, name
+        assert delegation["partitions"] == runtime["partitions"], name
+    reasons = {name: predicted[name].delegation["cpu_ops"][0]["reason"]
+               for name, taken in MEDIAPIPE_POOLING.items() if not taken}
+    assert "filter_width == stride_w" in reasons["maxpoolingwithargmax2d__filter3_stride2"]
+    assert "fused activation RELU" in reasons["maxpoolingwithargmax2d__relu"]
+    assert "padding=UNKNOWN" in reasons["maxpoolingwithargmax2d__no_options"]
+    assert "padding=SAME" in reasons["maxunpooling2d__same"]
+    assert "int32 index output is not quantized" in reasons["maxpoolingwithargmax2d__i32_indices"]
+
+
+def test_the_loader_reads_mediapipe_pool_params_as_int32_words() -> None:
+    graph = _lint("maxpoolingwithargmax2d__filter3_stride2")[
+        "maxpoolingwithargmax2d__filter3_stride2"].graph
+    assert graph is not None
+    [node] = list(graph.nodes())
+    assert node.options["custom_options_words"] == list(
+        struct.unpack("<10i", probe_xnnpack.pool_params(filter_size=(3, 3))))
+
+
+def test_tfl102_is_an_info_for_the_custom_ops_xnnpack_runs_and_an_error_with_its_reason_else(
+        ) -> None:
+    for name, files in _lint(*MEDIAPIPE_POOLING, "convolution2dtransposebias__f32").items():
+        found = [d for d in files.diagnostics if d.code == "TFL102"]
+        assert found, name
+        if MEDIAPIPE_POOLING.get(name, True):
+            assert all(d.severity.name == "INFO" for d in found), name
+        else:
+            assert any(d.severity.name == "ERROR" and "XNNPACK delegate, which implements it, "
+                       "does not run it here" in d.message for d in found), name
+
+
+def test_an_unresolved_custom_op_is_recorded_with_the_ops_delegated_around_it(
+        manifest: dict[str, Any]) -> None:
+    runtime = _entry(manifest, "custom__unknown_between_relus")
+    # The interpreter cannot prepare the model, but delegation happened first.
+    assert runtime == {"ops": [{"op": "RELU", "delegated": True},
+                               {"op": "TflintProbeUnknownOp", "delegated": False},
+                               {"op": "RELU", "delegated": True}],
+                       "partitions": 2, "allocation_failure": "kernel"}
+    files = _lint("custom__unknown_between_relus")["custom__unknown_between_relus"]
+    assert files.delegation["partitions"] == 2 and not files.delegation["allocation_fails"]
+    [finding] = [d for d in files.diagnostics if d.code == "TFL102"]
+    assert finding.severity.name == "ERROR" and "not registered" in finding.message
+
+
+@pytest.mark.runtime
+def test_an_unresolved_custom_op_is_named_by_the_runtime_report(
+        reports: dict[Path, dict[str, Any]]) -> None:
+    from tflint.verify import unresolved_ops
+
+    report = reports[PROBE / "custom__unknown_between_relus.tflite"]
+    assert unresolved_ops(report["allocation_error"]) == ["TflintProbeUnknownOp"]
+
+
+@pytest.mark.runtime
+def test_only_regenerates_the_matching_cases_and_keeps_the_rest_of_the_manifest(
+        tmp_path: Path) -> None:
+    kept = "abs__f32.tflite"
+    (tmp_path / kept).write_bytes((PROBE / kept).read_bytes())
+    manifest = json.loads((PROBE / probe_xnnpack.MANIFEST).read_text(encoding="utf-8"))
+    (tmp_path / probe_xnnpack.MANIFEST).write_text(json.dumps(
+        {**manifest, "models": {kept: manifest["models"][kept]}, "not_kept": {}}))
+    run = subprocess.run([sys.executable, str(ROOT / "scripts" / "probe_xnnpack.py"), "--out",
+                          str(tmp_path), "--no-convert", "--only", "maxunpooling2d__f32",
+                          "--only", "densify__fc_f1?"], capture_output=True, text=True,
+                         timeout=300, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    written = json.loads((tmp_path / probe_xnnpack.MANIFEST).read_text(encoding="utf-8"))
+    assert set(written["models"]) == {kept, "maxunpooling2d__f32.tflite",
+                                      "densify__fc_f16.tflite"}
+    assert written["models"][kept] == manifest["models"][kept]
+    for name in ("maxunpooling2d__f32.tflite", "densify__fc_f16.tflite"):
+        assert written["models"][name] == manifest["models"][name]
+        assert (tmp_path / name).read_bytes() == (PROBE / name).read_bytes()
