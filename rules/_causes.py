@@ -20,9 +20,6 @@ from tflint_rules._layer_names import LayerNames
 from tflint.analyses.delegation import Delegation, subgraph_partitions
 from tflint.graph import ModelGraph, Node, Tensor
 
-#: How the XNNPACK target says a DEQUANTIZE or DENSIFY of weights stays only because of its
-#: consumer.
-_FOLLOWS_CONSUMER = " of constant weights stays on the CPU because its consumer"
 #: The tensor name and producer a reason quotes: `` 'model/x/shape'``, `` (computed by PACK)``.
 _TENSOR_DETAIL = re.compile(r" '[^']*'| \(computed by [A-Z0-9_]+\)")
 
@@ -125,8 +122,8 @@ def group_causes(graph: ModelGraph, delegation: Delegation, dynamic: DynamicShap
         if node.id in taken:
             causes[("dynamic-shape", "")].nodes.append(node)
             continue
-        if _FOLLOWS_CONSUMER in delegation.cpu_reasons[node.id]:
-            followers.append(node)  # not a cause of its own: it goes with its consumer
+        if node.id in delegation.follows:
+            followers.append(node)  # not a cause of its own: it goes with the op it follows
             continue
         reason = _TENSOR_DETAIL.sub("", delegation.cpu_reasons[node.id])
         layer = names.of_node(node)
@@ -143,7 +140,7 @@ def group_causes(graph: ModelGraph, delegation: Delegation, dynamic: DynamicShap
         if found is None:
             found = causes[key] = Cause(key[0], subject)
         found.nodes.append(node)
-    _attach_followers(graph, followers, causes)
+    _attach_followers(delegation, followers, causes)
     by_subgraph: dict[int, list[Node]] = {}
     for node in graph.nodes():
         by_subgraph.setdefault(node.subgraph, []).append(node)
@@ -162,14 +159,18 @@ def group_causes(graph: ModelGraph, delegation: Delegation, dynamic: DynamicShap
     return sorted(causes.values(), key=lambda c: (-c.weight(total), c.nodes[0].id))
 
 
-def _attach_followers(graph: ModelGraph, followers: list[Node],
+def _attach_followers(delegation: Delegation, followers: list[Node],
                       causes: dict[tuple[str, str], Cause]) -> None:
-    """Put each DEQUANTIZE of weights in the cause of the consumer that keeps it on the CPU."""
+    """Put each op that only follows another off the target (weights unpacked for a CPU
+    consumer, ops after where a compiler stopped) in that op's cause."""
     cause_of = {n.id: c for c in causes.values() for n in c.nodes}
     for node in followers:
-        consumers = [c for t in node.outputs for c in graph.consumers(t)]
-        owner = next((cause_of[c.id] for c in consumers if c.id in cause_of), None)
-        if owner is None:
+        leader, seen = delegation.follows[node.id], {node.id}
+        while leader in delegation.follows and leader not in seen:  # a chain of followers
+            seen.add(leader)
+            leader = delegation.follows[leader]
+        owner = cause_of.get(leader)
+        if owner is None:  # what it follows was skipped (a custom op...): a cause of its own
             owner = causes.setdefault(("op", node.id), Cause("op", node.op_type))
         owner.nodes.append(node)
         cause_of[node.id] = owner
@@ -188,7 +189,9 @@ def gain_text(cause: Cause, delegation: Delegation) -> str:
 def cause_message(cause: Cause, delegation: Delegation) -> str:
     """What the cause puts on the CPU and why, and what fixing it gains; the location
     (the cause's first op) is shown next to it, so it is not repeated here."""
-    reasons = _merged_reasons([(n.op_type, delegation.cpu_reasons[n.id]) for n in cause.nodes])
+    # Ops that only follow another off the target have that op's reason, not one of their own.
+    leaders = [n for n in cause.nodes if n.id not in delegation.follows] or cause.nodes
+    reasons = _merged_reasons([(n.op_type, delegation.cpu_reasons[n.id]) for n in leaders])
     why = reasons[0]
     if len(reasons) > 1:
         others = len(reasons) - 1
@@ -196,8 +199,12 @@ def cause_message(cause: Cause, delegation: Delegation) -> str:
     ops = len(cause.nodes)
     if cause.kind == "reason":
         what = f"{ops} ops stay on the CPU ({cause.op_histogram}): "
-    elif cause.kind == "op":
+    elif cause.kind == "op" and len({n.op_type for n in cause.nodes}) == 1:
         what = "" if ops == 1 else f"{ops} {cause.nodes[0].op_type} ops stay on the CPU: "
+    elif cause.kind == "op":
+        what = f"{ops} ops stay on the CPU ({cause.op_histogram}): "
+    elif ops == 1 and why.startswith(cause.nodes[0].op_type):
+        what = f"{cause.subject}: "  # the reason names the op already
     elif ops == 1:
         what = f"{cause.subject}: {cause.nodes[0].op_type} stays on the CPU: "
     else:

@@ -69,6 +69,7 @@ class TargetFallback(Rule):
                         "stays on the CPU", "is not supported") + "; the model fails to load there"
                 yield ctx.diagnostic(
                     cause.nodes[0], f"on {target.title}: {message}",
+                    suggestion=target.fallback_advice or None,
                     severity=None if target.has_fallback else Severity.ERROR, target=name,
                     related=cause.related(delegation, names),
                     weight=cause.weight(delegation.partition_count))

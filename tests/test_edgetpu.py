@@ -179,6 +179,44 @@ def test_first_unsupported_op_stops_everything_computed_from_it():
     assert delegation.partition_count == 1  # one edgetpu-custom-op, as the compiler makes
 
 
+def test_ops_after_the_stop_are_one_finding_with_the_stopping_op():
+    from tflint_rules.target_fallback import TargetFallback
+
+    g = GraphBuilder()
+    x = g.input("x", "int8", (1, 8, 8, 4), Q)
+    a = run_time("a", (1, 8, 8, 4))
+    g.op("LEAKY_RELU", [x], [a], options={"alpha": 0.1})  # 0: where mapping stops
+    b = run_time("b", (1, 8, 8, 4))
+    g.op("RELU", [a], [b])                               # 1: follows it
+    c = run_time("c", (1, 8, 8, 4))
+    g.op("LOGISTIC", [b], [c])                           # 2: follows it
+    g.output(c)
+    graph = g.build()
+    delegation = placed(graph)
+    assert delegation.follows == {"0:1": "0:0", "0:2": "0:0"}
+    found = run_rule(TargetFallback, graph, targets=("xnnpack", "edgetpu"))
+    assert len(found) == 1
+    message = found[0].message
+    assert message.startswith("on Edge TPU: 3 ops stay on the CPU (LEAKY_RELU, RELU, LOGISTIC): "
+                              "LEAKY_RELU is not in the Edge TPU's supported operations")
+    assert "other reason" not in message  # the followers' reasons are the stop's consequence
+    assert "fixing it takes 3 ops off the CPU" in message
+    assert "stops at the first it cannot map" in (found[0].suggestion or "")
+
+
+def test_deeplab_reports_the_resize_stop_once_with_everything_after_it():
+    from tflint.loaders import load
+    from tflint_rules.target_fallback import TargetFallback
+
+    graph = load(str(probe_edgetpu.PAIRS_DIR / "deeplabv3_mnv2_dm05_pascal_quant.tflite"))
+    found = run_rule(TargetFallback, graph, targets=("xnnpack", "edgetpu"))
+    stop = [d for d in found if "RESIZE_BILINEAR on the Edge TPU" in d.message]
+    assert len(stop) == 1
+    assert "CONV_2D x2" in stop[0].message and "CONCATENATION" in stop[0].message
+    assert not [d for d in found if "where the Edge TPU compiler stopped" in d.message]
+    assert not [d for d in found if "CONV_2D stays on the CPU: CONV_2D" in d.message]
+
+
 def test_custom_and_flex_ops_are_not_mapped():
     assert "custom op 'MyOp'" in reason(_custom("MyOp", "custom"))
     assert "Select TF ops" in reason(_custom("FlexErf", "flex"))

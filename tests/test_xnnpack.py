@@ -323,3 +323,19 @@ def test_verify_without_the_runtime_says_how_to_install(tmp_path: Path) -> None:
     assert ("mobile_cnn.tflite: verify: not verified: --verify needs the LiteRT interpreter: "
             'install the runtime extra: pip install "tflint[runtime]"') in run.out
     assert run.out.splitlines()[-1] == "No findings in 1 file linted; 1 file not verified."
+
+
+def test_a_layer_cause_does_not_repeat_the_op_its_reason_names():
+    from tflint_rules._causes import Cause, cause_message
+
+    from tflint.analyses.delegation import Delegation
+
+    node = Node(id="0:3", kind="op", op_type="CONV_2D", location=Location(op_type="CONV_2D"))
+    delegation = Delegation(target="edgetpu", title="Edge TPU", partitions={0: [["0:1"]]},
+                            cpu_reasons={"0:3": "CONV_2D is not supported here"})
+    cause = Cause("layer", "layer 'conv'", [node], partitions_without=1)
+    message = cause_message(cause, delegation)
+    assert message.startswith("layer 'conv': CONV_2D is not supported here; fixing it")
+    delegation.cpu_reasons["0:3"] = "dilations of 3 are too large"
+    assert cause_message(cause, delegation).startswith(
+        "layer 'conv': CONV_2D stays on the CPU: dilations of 3")

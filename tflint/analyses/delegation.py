@@ -63,6 +63,8 @@ class Delegation:
     cpu_reasons: dict[str, str] = field(default_factory=dict)
     #: Nodes the target claims but cannot build (also in cpu_reasons).
     claimed_failing: set[str] = field(default_factory=set)
+    #: CPU node id -> the op that keeps it there (see ``Placement.follows``).
+    follows: dict[str, str] = field(default_factory=dict)
     #: Per subgraph: the partitions, each a list of delegated node ids.
     partitions: dict[int, list[list[str]]] = field(default_factory=dict)
     #: Per subgraph: its number of ops.
@@ -151,6 +153,7 @@ def predict_delegation(graph: ModelGraph, target: str | Target) -> Delegation:
         placement = chosen.place(graph, nodes, signatures)
         result.cpu_reasons.update(placement.reasons)
         result.claimed_failing |= placement.claimed_failing
+        result.follows.update(placement.follows)
         result.ops_by_subgraph[subgraph] = len(nodes)
         # The runtime partitions what detection claimed, failing ops included.
         on_cpu = set(placement.reasons) - placement.claimed_failing

@@ -40,6 +40,10 @@ class Placement:
     #: Ops the target claims but cannot build (also in ``reasons``): they sit in a
     #: partition, and the interpreter fails to prepare the model.
     claimed_failing: set[str] = field(default_factory=set)
+    #: Node id -> the op that keeps it off the target, for an op the target would run
+    #: but for that one (weights unpacked for a CPU consumer, ops computed after the op
+    #: where a compiler stopped mapping): reported with that op, not as a cause of its own.
+    follows: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -70,6 +74,9 @@ class Target:
     has_fallback: ClassVar[bool] = True
     #: What to do when the target refuses a whole model (shown as the finding's help).
     refusal_advice: ClassVar[str] = ""
+    #: What to do about ops the target does not run, beyond each op's reason (the help of
+    #: those findings).
+    fallback_advice: ClassVar[str] = ""
 
     def verdict_reason(self, op: OpSignature) -> tuple[str | None, bool]:
         """Why the target does not run ``op`` (None when it does), and whether it claims

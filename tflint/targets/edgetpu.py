@@ -318,6 +318,10 @@ class EdgeTpuTarget(Target):
         "[tf.lite.Optimize.DEFAULT], a representative_dataset, converter.target_spec."
         "supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8] and int8/uint8 "
         "inference_input_type/inference_output_type; then run edgetpu_compiler")
+    fallback_advice: ClassVar[str] = (
+        "the compiler maps ops in order and stops at the first it cannot map: every op "
+        "computed after it runs on the CPU too. Replace that op, or move it to the end of the "
+        "model (or into the app); edgetpu_compiler -s lists what it mapped")
 
     @property
     def profile(self) -> EdgeTpuProfile:
@@ -368,6 +372,7 @@ class EdgeTpuTarget(Target):
                 label = cause.location.op_index
                 reason = (f"{node.op_type} runs on the CPU: it is computed from {cause.op_type} "
                           f"(op {label}), where the Edge TPU compiler stopped mapping")
+                placement.follows[node.id] = cause.id
             reasons[node.id] = reason
             origin = cause or node
             for tensor in node.outputs:

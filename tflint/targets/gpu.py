@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from tflint.expressions import ExpressionError, Undecided, evaluate
 from tflint.expressions import check as check_expression
@@ -297,6 +297,10 @@ class GpuTarget(Target):
     title = "GPU"
     description = ("LiteRT's GPU delegate on phones, default options (ops as TensorFlow "
                    "2.17.1's GPU compatibility check and the delegate's parsers take them)")
+    fallback_advice: ClassVar[str] = (
+        "the delegate runs only its largest partition by default, so an op it does not take "
+        "in the middle of the model sends a whole side of it to the CPU: replace the op, or "
+        "move it to the start or end of the model")
 
     @property
     def profile(self) -> Profile:

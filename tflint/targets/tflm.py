@@ -261,6 +261,9 @@ class TflmTarget(Target):
     description = "TensorFlow Lite for Microcontrollers, all-ops resolver (tflite-micro 0.dev2026)"
     has_fallback: ClassVar[bool] = False
     refusal_advice = "Convert with full-integer (int8) quantization and builtin ops only."
+    fallback_advice: ClassVar[str] = (
+        "TFLite Micro has no CPU fallback: use ops and types its kernels implement (the reason "
+        "names the constraint), or register a kernel of your own with the op resolver")
 
     @property
     def profile(self) -> TflmProfile:
