@@ -216,3 +216,52 @@ def _attribute_call(instructions: list[dis.Instruction], index: int,
 
 def running_version() -> str:
     return _HERE
+
+
+def read_programs(texts: list[str]) -> list[dict[str, Any]]:
+    """The dataflow program (:mod:`tflint.dataflow`) of each Lambda code string, read in
+    one watched child process; ``{"needs": VERSION}`` or ``{"error": ...}`` when a code
+    string cannot be read here."""
+    from tflint.errors import ModelFileError
+    from tflint.loaders.keras_files import in_child
+
+    results: list[dict[str, Any] | None] = []
+    readable: list[str] = []
+    for text in texts:
+        raw = code_bytes(text)
+        if raw is None:
+            results.append({"error": "not base64 text"})
+        elif len(raw) > MAX_CODE_BYTES:
+            results.append({"error": f"{len(raw)} bytes of code, over the {MAX_CODE_BYTES} read"})
+        elif (needs := layout_version(raw)) is not None:
+            results.append({"needs": needs})
+        else:
+            results.append(None)
+            readable.append(text)
+    if readable:
+        try:
+            decoded = iter(in_child(_programs_in_child, readable, CHILD_CPU_SECONDS, CHILD_MEMORY,
+                                    what="Lambda bytecode", reader="the bytecode reader"))
+        except ModelFileError as exc:
+            decoded = iter([{"error": str(exc)}] * len(readable))
+    return [result if result is not None else next(decoded) for result in results]
+
+
+def _programs_in_child(texts: list[str]) -> list[dict[str, Any]]:
+    """In the child: unmarshal (never run) each code object and read its dataflow."""
+    import marshal
+
+    from tflint.dataflow import from_code
+
+    found: list[dict[str, Any]] = []
+    for text in texts:
+        try:
+            code = marshal.loads(code_bytes(text) or b"")
+        except (ValueError, EOFError, TypeError) as exc:
+            found.append({"error": f"bad marshal data: {exc}"})
+            continue
+        if not isinstance(code, types.CodeType):
+            found.append({"error": "not a code object"})
+            continue
+        found.append({"program": from_code(code).to_dict()})
+    return found
