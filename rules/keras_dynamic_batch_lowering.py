@@ -55,6 +55,8 @@ class DynamicBatchLowering(Rule):
         for p in prediction.layers:
             if p.status != "cpu" or not p.caused_by_dynamic_batch or p.static_lowering is None:
                 continue
+            if p.node.origin != "builtin":
+                continue  # a Lambda or custom layer reshaping by the batch is TFL220's
             if "dtype_policy" in p.features:
                 continue  # TFL321's
             static = p.static_lowering

@@ -107,7 +107,7 @@ class RuntimeBatchReshape(Rule):
             return
         for p in prediction.layers:
             node = p.node
-            if p.status != "opaque" or node.origin not in ("lambda", "custom"):
+            if node.origin not in ("lambda", "custom") or p.status not in ("opaque", "cpu"):
                 continue
             if len(node.inputs) != 1:
                 continue

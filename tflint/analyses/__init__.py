@@ -5,7 +5,9 @@ Rules, reports, ``--verify`` and the fixer all read the same typed results:
 * :meth:`Analyses.delegation` — where each op of a ``.tflite`` runs on a target;
 * :meth:`Analyses.keras_prediction` — what a Keras model will become after conversion,
   and where its ops will run;
-* :meth:`Analyses.security` — what loading a Keras file would import or execute.
+* :meth:`Analyses.security` — what loading a Keras file would import or execute;
+* :meth:`Analyses.quantization_error` — a ``.tflite`` measured against its Keras model
+  (only with ``--compare-with``: it runs both models in child processes).
 
 Whatever rules are selected, the report's placement blocks and the security gate
 come from here.
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from tflint.analyses.delegation import Delegation
     from tflint.analyses.keras_prediction import Prediction
     from tflint.analyses.security import ConfigScan
+    from tflint.compare_findings import QuantizationError
 
 T = TypeVar("T")
 
@@ -31,8 +34,10 @@ class Analyses:
     """Typed analyses of one graph, cached per file."""
 
     def __init__(self, graph: ModelGraph, targets: Sequence[str] = (DEFAULT_TARGET,),
-                 sources: Sequence[str] = ()) -> None:
+                 sources: Sequence[str] = (), compare_with: str | None = None) -> None:
         self.graph = graph
+        #: The Keras model a ``.tflite`` is compared with (``--compare-with``), if any.
+        self.compare_with = compare_with
         #: The project's source folders, where the security scan finds its own modules.
         self.sources = tuple(sources)
         #: The targets selected for this run; the first is the primary one.
@@ -69,6 +74,8 @@ class Analyses:
         chosen = get_target(target or self.target)
         if chosen.keras_lowering_key is None:
             return None
+        # Where the prediction reads the source of custom layers and activations.
+        self.graph.facts.setdefault("source_folders", self.sources)
         return self._once(("keras", chosen.name), lambda: predict(self.graph, chosen.name))
 
     def security(self) -> ConfigScan:
@@ -77,6 +84,17 @@ class Analyses:
 
         return self._once("security",
                           lambda: scan_keras_config(self.graph, self.target, self.sources))
+
+    def quantization_error(self) -> QuantizationError | None:
+        """The ``.tflite``'s output and per-layer error against the Keras model given with
+        ``--compare-with``; ``None`` without it and for Keras files."""
+        if self.compare_with is None or self.graph.kind != "tflite":
+            return None
+        from tflint.compare_findings import measure_against
+
+        keras_path, targets = self.compare_with, self.targets
+        return self._once("quantization-error",
+                          lambda: measure_against(self.graph, keras_path, targets))
 
     def placement_block(self, target: str | None = None) -> dict[str, Any] | None:
         """The json report's block for one target, from whichever analysis fits the file."""

@@ -197,6 +197,9 @@ def config_features(cls: str, config: dict[str, Any], rank: int | None = None,
         f["axis"] = "last" if last else (axes[0] if len(axes) == 1 else "several")
         if cls == "LayerNormalization":
             f["rms_scaling"] = bool(config.get("rms_scaling", False))
+            # tf.keras takes its fused (reshaping) path only for an epsilon of 1.001e-5 or more.
+            epsilon = _number(config.get("epsilon", 1e-3))
+            f["small_epsilon"] = epsilon is not None and epsilon < 1.001e-5
     elif cls == "ReLU":
         f["max_value"] = _number(config.get("max_value"))
         f["leaky"] = bool(_number(config.get("negative_slope")) or 0.0)
@@ -549,9 +552,9 @@ class _Predictor:
             return LayerPrediction(node, "unknown", Lowering(), features,
                                    reason="quantization-aware training wrapper")
         if node.origin in ("lambda", "custom"):
-            kind = "Lambda" if node.origin == "lambda" else "custom"
-            return LayerPrediction(node, "opaque", Lowering(), features,
-                                   reason=f"{kind} layer: its ops are not known before conversion")
+            from tflint.analyses.custom_code import predict_custom_layer
+
+            return predict_custom_layer(self.graph, node, features, self.dynamic, self.flavor)
         after: Node | None = None
         if cls in FUSABLE_CLASSES:
             after, applied = self.context(node)
@@ -569,9 +572,10 @@ class _Predictor:
         if (cls in ACTIVATION_PARAM_CLASSES and activation != "linear"
                 and "activation" not in entry["when"]):
             if activation.startswith("custom:"):
-                return LayerPrediction(
-                    node, "opaque", lowering, features, entry,
-                    reason=f"custom activation {activation[7:]!r}: its ops are not known")
+                from tflint.analyses.custom_code import predict_custom_activation
+
+                return predict_custom_activation(self.graph, node, features, self.dynamic,
+                                                 self.flavor, lowering, entry)
             act_entry = match_entry(cls, features, activation_entries=True)
             if act_entry is None:
                 act_entry = match_entry("Activation", {"keras": self.flavor,
