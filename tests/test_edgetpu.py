@@ -205,8 +205,9 @@ def test_ops_after_the_stop_are_one_finding_with_the_stopping_op():
 
 
 def test_deeplab_reports_the_resize_stop_once_with_everything_after_it():
-    from tflint.loaders import load
     from tflint_rules.target_fallback import TargetFallback
+
+    from tflint.loaders import load
 
     graph = load(str(probe_edgetpu.PAIRS_DIR / "deeplabv3_mnv2_dm05_pascal_quant.tflite"))
     found = run_rule(TargetFallback, graph, targets=("xnnpack", "edgetpu"))
