@@ -334,7 +334,7 @@ def normalization_variants() -> list[Variant]:
            _one(lambda k: k.L.LayerNormalization(name="probe"))),
         _v("LayerNormalization/sequence", "LayerNormalization", "normalization",
            _one(lambda k: k.L.LayerNormalization(name="probe")), inputs=((SEQUENCE, "float32"),),
-           keys=("axis",)),
+           keys=("axis", "input_rank")),
         _v("GroupNormalization", "GroupNormalization", "normalization",
            _one(lambda k: k.L.GroupNormalization(groups=2, name="probe")),
            inputs=((IMAGE6, "float32"),)),
@@ -580,12 +580,91 @@ def mixed_precision_variants() -> list[Variant]:
     return out
 
 
+#: Input shapes (batch left out) by rank; ``*_ANY``: a dimension other than the batch unknown.
+RANK_SHAPES = {2: VECTOR, 3: SEQUENCE, 4: IMAGE, 5: VOLUME}
+SEQUENCE_ANY = (None, 5)
+IMAGE_ANY = (None, None, 3)
+RANK_LABELS = {2: "vector", 3: "sequence", 4: "image", 5: "volume"}
+
+
+def shape_keyed_variants() -> list[Variant]:
+    """Layers whose lowering depends on the input's rank and on unknown non-batch
+    dimensions (a sequence length of None), each on the ranks it accepts."""
+    out: list[Variant] = []
+    rank_key = ("input_rank",)
+    any_keys = ("input_rank", "dynamic_dims")
+
+    def on_ranks(id: str, cls: str, family: str, make: Callable[[Kit, int], Any],
+                 ranks: tuple[int, ...], dynamic: tuple[tuple[int, ...], ...] = (SEQUENCE_ANY,),
+                 shapes: dict[int, tuple[int, ...]] | None = None) -> None:
+        for rank in ranks:
+            shape = (shapes or {}).get(rank, RANK_SHAPES[rank])
+            out.append(_v(f"{id}/{RANK_LABELS[rank]}", cls, family,
+                          lambda k, xs, rank=rank: make(k, rank)(xs[0]),
+                          inputs=((shape, "float32"),), keys=rank_key))
+        for shape in dynamic:
+            rank = len(shape) + 1
+            out.append(_v(f"{id}/{RANK_LABELS[rank]}/dynamic_dims", cls, family,
+                          lambda k, xs, rank=rank: make(k, rank)(xs[0]),
+                          inputs=((shape, "float32"),), keys=any_keys))
+
+    on_ranks("Dense", "Dense", "conv", lambda k, r: k.L.Dense(4, name="probe"), (4, 5),
+             (SEQUENCE_ANY, IMAGE_ANY))
+    equations = {2: ("ab,bc->ac", (4,)), 3: ("abc,cd->abd", (None, 4)),
+                 4: ("abcd,de->abce", (None, None, 4))}
+    on_ranks("EinsumDense", "EinsumDense", "conv",
+             lambda k, r: k.L.EinsumDense(equations[r][0], output_shape=equations[r][1],
+                                          bias_axes=None, name="probe"), (2, 3, 4))
+    on_ranks("BatchNormalization", "BatchNormalization", "normalization",
+             lambda k, r: k.L.BatchNormalization(name="probe"), (2, 3, 5))
+    on_ranks("LayerNormalization", "LayerNormalization", "normalization",
+             lambda k, r: k.L.LayerNormalization(name="probe"), (2, 5))
+    # tf.keras lowers a LayerNormalization whose epsilon is below 1.001e-5 without reshapes.
+    def small(k: Kit) -> Any:
+        return k.L.LayerNormalization(epsilon=1e-6, name="probe")
+
+    out += [
+        _v("LayerNormalization/small_epsilon", "LayerNormalization", "normalization",
+           _one(small), keys=("small_epsilon", "input_rank")),
+        _v("LayerNormalization/sequence/small_epsilon", "LayerNormalization", "normalization",
+           _one(small), inputs=((SEQUENCE, "float32"),),
+           keys=("axis", "input_rank", "small_epsilon")),
+        _v("LayerNormalization/sequence/dynamic_dims/small_epsilon", "LayerNormalization",
+           "normalization", _one(small), inputs=((SEQUENCE_ANY, "float32"),),
+           keys=("input_rank", "dynamic_dims", "small_epsilon")),
+    ]
+    on_ranks("GroupNormalization", "GroupNormalization", "normalization",
+             lambda k, r: k.L.GroupNormalization(groups=2, name="probe"), (3, 5),
+             ((None, 6),), shapes={3: (6, 6)})
+    on_ranks("UnitNormalization", "UnitNormalization", "normalization",
+             lambda k, r: k.L.UnitNormalization(name="probe"), (2, 3))
+    targets = {2: (2, 4), 3: (30,), 5: (16, 8)}
+    on_ranks("Reshape", "Reshape", "reshape",
+             lambda k, r: k.L.Reshape(targets.get(r, (-1,)), name="probe"), (2, 3, 5))
+    on_ranks("Flatten", "Flatten", "reshape", lambda k, r: k.L.Flatten(name="probe"), (3, 5))
+    orders = {3: (2, 1), 5: (2, 1, 3, 4)}
+    on_ranks("Permute", "Permute", "reshape",
+             lambda k, r: k.L.Permute(orders[r], name="probe"), (3, 5))
+    on_ranks("MultiHeadAttention", "MultiHeadAttention", "attention",
+             lambda k, r: (lambda x: k.L.MultiHeadAttention(2, 4, name="probe")(x, x)), (4,))
+    for cls in ("Attention", "AdditiveAttention"):
+        on_ranks(cls, cls, "attention",
+                 lambda k, r, cls=cls: (lambda x: getattr(k.L, cls)(name="probe")([x, x])), ())
+    for dims, shape in (("1D", SEQUENCE_ANY), ("2D", IMAGE_ANY)):
+        for kind in ("Max", "Average", "GlobalMax", "GlobalAverage"):
+            cls = f"{kind}Pooling{dims}"
+            pool = (2,) if not kind.startswith("Global") else ()
+            out.append(_v(f"{cls}/dynamic_dims", cls, "pooling", _layer(cls, *pool),
+                          inputs=((shape, "float32"),), keys=("dynamic_dims",)))
+    return out
+
+
 def all_variants() -> list[Variant]:
     variants = (conv_variants() + activation_variants() + normalization_variants()
                 + training_only_variants() + shape_variants() + resizing_variants()
                 + merge_variants() + sequence_variants() + attention_variants()
                 + preprocessing_variants() + wrapper_variants() + pooling_variants()
-                + mixed_precision_variants())
+                + mixed_precision_variants() + shape_keyed_variants())
     ids = Counter(v.id for v in variants)
     duplicated = [i for i, n in ids.items() if n > 1]
     if duplicated:
@@ -715,18 +794,20 @@ class Measurer:
         return result
 
     def features(self, model: Any, variant: Variant) -> dict[str, Any]:
-        from tflint.analyses.keras_prediction import layer_features
+        from tflint.analyses.keras_prediction import layer_class, layer_features
+        from tflint.analyses.keras_shapes import propagate
         from tflint.loaders.keras_config import build_keras_graph
 
         config = json.loads(model.to_json())
         version = self.keras.__version__
         graph = build_keras_graph(config, "<memory>", {"keras_version": version})
+        shapes = propagate(graph, layer_class)
         for node in graph.nodes():
             if node.layer_name == "probe" or (variant.cls == "Gelu" and node.op_type == "Gelu"):
-                shape = node.inputs[0].shape if node.inputs else None
+                shape = shapes.get(node.inputs[0].id) if node.inputs else None
                 rank = None if shape is None else len(shape)
                 return layer_features(node, "keras3" if self.flavor == "keras3" else "tf_keras",
-                                      rank)
+                                      rank, shape)
         raise RuntimeError(f"{variant.id}: no probe layer in the config")
 
     def run(self, variant: Variant) -> dict[str, Any]:

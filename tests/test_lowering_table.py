@@ -37,7 +37,19 @@ REQUIRED_CLASSES = {
     "GRU", "SimpleRNN", "Bidirectional", "MultiHeadAttention", "Attention",
     "AdditiveAttention", "Softmax", "ReLU", "LeakyReLU", "PReLU", "ELU", "ThresholdedReLU",
     "Activation", "Rescaling", "Normalization", "CenterCrop", "TimeDistributed", "Masking",
+    "EinsumDense",
 }
+#: Classes whose lowering is measured per input rank (those the layer accepts), and with a
+#: dimension other than the batch unknown.
+RANKS = {
+    "Dense": {2, 3, 4, 5}, "EinsumDense": {2, 3, 4}, "BatchNormalization": {2, 3, 4, 5},
+    "LayerNormalization": {2, 3, 4, 5}, "GroupNormalization": {3, 4, 5},
+    "UnitNormalization": {2, 3, 4}, "Reshape": {2, 3, 4, 5}, "Flatten": {3, 4, 5},
+    "Permute": {3, 4, 5}, "MultiHeadAttention": {3, 4},
+}
+DYNAMIC_DIMS = {*RANKS, "Attention", "AdditiveAttention", "MaxPooling1D", "AveragePooling1D",
+                "GlobalMaxPooling1D", "GlobalAveragePooling1D", "MaxPooling2D",
+                "AveragePooling2D", "GlobalMaxPooling2D", "GlobalAveragePooling2D"}
 ACTIVATIONS = {"relu", "relu6", "tanh", "sigmoid", "silu", "gelu", "hard_sigmoid", "hard_silu",
                "softplus", "softsign", "elu", "selu", "leaky_relu", "mish", "exponential",
                "linear"}
@@ -51,6 +63,8 @@ SUBSET_KERAS3 = [
     "LayerNormalization", "Dropout", "Flatten", "Resizing/bicubic", "UpSampling2D/bilinear",
     "ZeroPadding2D", "Add", "Embedding", "LSTM", "MultiHeadAttention", "Rescaling",
     "TimeDistributed/Dense", "MaxPooling2D", "Conv2D/mixed_float16",
+    "Dense/sequence/dynamic_dims", "Dense/volume", "EinsumDense/sequence", "Flatten/volume",
+    "LayerNormalization/vector", "MaxPooling2D/dynamic_dims",
 ]
 SUBSET_TF_KERAS = ["LSTM", "Embedding", "Flatten", "Activation/silu"]
 
@@ -119,7 +133,7 @@ def test_when_uses_features_the_predictor_computes(table: dict) -> None:
     for entry in table["entries"]:
         node = Node(id="n", kind="layer", op_type=entry["class"],
                     location=Location(entry["class"], "n"), options={})
-        produced = set(layer_features(node, "keras3", rank=3))
+        produced = set(layer_features(node, "keras3", shape=(None, None, 5)))
         wrapped_ok = entry["class"] in ("Bidirectional", "TimeDistributed")
         for key in entry["when"]:
             if key in context_keys or wrapped_ok:
@@ -127,6 +141,26 @@ def test_when_uses_features_the_predictor_computes(table: dict) -> None:
             if key == "dtype_policy":
                 continue
             assert key in produced, f"{entry['id']}: 'when' key {key!r} is never computed"
+
+
+def test_table_covers_input_ranks_and_unknown_dimensions(table: dict) -> None:
+    """Shape-keyed classes: an entry per accepted rank (an entry without ``input_rank``
+    stands for the rank of its probe) and one with an unknown non-batch dimension."""
+    ranks: dict[str, set[int]] = {}
+    dynamic: set[str] = set()
+    for entry in table["entries"]:
+        when = entry["when"]
+        if "input_rank" in when:
+            ranks.setdefault(entry["class"], set()).add(when["input_rank"])
+        if when.get("dynamic_dims") is True:
+            dynamic.add(entry["class"])
+    probe_rank = {"Dense": 2, "BatchNormalization": 4, "LayerNormalization": 4,
+                  "GroupNormalization": 4, "UnitNormalization": 4, "Reshape": 4, "Flatten": 4,
+                  "Permute": 4, "MultiHeadAttention": 3}
+    for cls, expected in RANKS.items():
+        found = ranks.get(cls, set()) | ({probe_rank[cls]} if cls in probe_rank else set())
+        assert expected <= found, f"{cls}: no entry for ranks {sorted(expected - found)}"
+    assert DYNAMIC_DIMS <= dynamic, sorted(DYNAMIC_DIMS - dynamic)
 
 
 @pytest.mark.tensorflow
