@@ -508,11 +508,17 @@ def build_seeds(tf: Any) -> dict[str, Any]:
     return results
 
 
-def ensure_zoo(rebuild: bool) -> dict[str, Any]:
-    """The zoo's measured truth; models not measured yet are built first, both Keras
-    flavors at once (each in its own process)."""
+def ensure_zoo(rebuild: bool, build: bool = True) -> dict[str, Any]:
+    """The zoo's measured truth; models not measured yet are built first (unless not
+    ``build``), both Keras flavors at once (each in its own process)."""
     index = CACHE / "truth.json"
     CACHE.mkdir(parents=True, exist_ok=True)
+    if not build:
+        found: dict[str, Any] = {}
+        for flavor in ("keras3", "tf_keras"):
+            path = CACHE / f"truth_{flavor}.json"
+            found.update(json.loads(path.read_text()) if path.exists() else {})
+        return found
     if rebuild:
         for flavor in ("keras3", "tf_keras"):
             (CACHE / f"truth_{flavor}.json").unlink(missing_ok=True)
@@ -532,15 +538,17 @@ def ensure_zoo(rebuild: bool) -> dict[str, Any]:
 # -- comparing ---------------------------------------------------------------------------------
 
 
-def predicted_sets(path: Path) -> tuple[dict[str, list[str]], set[str], set[str], bool]:
-    """(CPU or Flex ops per layer, opaque layers, all layers, converts with builtins)."""
+def predicted_sets(path: Path) -> tuple[dict[str, list[str]], set[str], dict[str, str], bool,
+                                        int]:
+    """(CPU or Flex ops per layer, opaque layers, class of every layer, converts with
+    builtins, delegate partitions)."""
     prediction = _predict(path)
     bad = {p.layer: p.cpu_ops for p in prediction.layers
            if p.lowering.cpu_ops or p.status == "flex"}
     opaque = {p.layer for p in prediction.layers if p.status in ("opaque", "unknown")}
-    every = {p.layer for p in prediction.layers}
+    every = {p.layer: p.node.op_type for p in prediction.layers}
     converts = not any(p.status == "flex" for p in prediction.layers)
-    return bad, opaque, every, converts
+    return bad, opaque, every, converts, prediction.partitions
 
 
 def _predict(path: Path) -> Any:
@@ -589,6 +597,9 @@ def compare(zoo: dict[str, Any]) -> dict[str, Any]:
     tp = fp = fn = 0
     tp_all = fn_all = 0
     rows = []
+    #: Keras class -> [true positives, false positives, false negatives] over layers.
+    by_class: dict[str, list[int]] = {}
+    partition_rows: list[tuple[str, str, int, int]] = []
     conversion_right = 0
     files = 0
     unmapped = 0
@@ -602,7 +613,7 @@ def compare(zoo: dict[str, Any]) -> dict[str, Any]:
         actual = set(cpu_layers)
         for file in real["files"]:
             path = Path(file) if os.path.isabs(file) else CACHE / file
-            predicted, opaque, every, converts = predicted_sets(path)
+            predicted, opaque, every, converts, partitions = predicted_sets(path)
             bad = set(predicted)
             files += 1
             unmapped += len(lost)
@@ -615,6 +626,11 @@ def compare(zoo: dict[str, Any]) -> dict[str, Any]:
             fn += len(known_actual - bad)
             tp_all += len(bad & actual)
             fn_all += len(actual - bad)
+            for layer in (bad | known_actual):
+                tally = by_class.setdefault(every.get(layer, "?"), [0, 0, 0])
+                tally[0 if layer in bad and layer in actual else 1 if layer in bad else 2] += 1
+            if real.get("partitions") is not None:
+                partition_rows.append((name, path.suffix, partitions, real["partitions"]))
             right = converts == real["converts_builtin"]
             conversion_right += right
             rows.append((name, path.suffix, len(every), sorted(bad - actual),
@@ -628,6 +644,8 @@ def compare(zoo: dict[str, Any]) -> dict[str, Any]:
         "conversion_right": conversion_right,
         "unmapped_ops": unmapped,
         "unverifiable": unverifiable,
+        "by_class": by_class,
+        "partitions": partition_rows,
     }
 
 
@@ -666,6 +684,9 @@ CODES = ("TFL120", "TFL121", "TFL220", "TFL221", "TFL222", "TFL320", "TFL321", "
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rebuild", action="store_true", help="rebuild the cached zoo")
+    parser.add_argument("--cached", action="store_true",
+                        help="compare the models built so far; build nothing")
+    parser.add_argument("--no-timing", action="store_true", help="skip the timing of tflint")
     parser.add_argument("--build", choices=("keras3", "tf_keras"), help=argparse.SUPPRESS)
     parser.add_argument("--results", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -673,7 +694,7 @@ def main(argv: list[str] | None = None) -> int:
         build_zoo(args.build, args.results)
         return 0
     sys.path.insert(0, str(ROOT / "bench"))
-    zoo = ensure_zoo(args.rebuild)
+    zoo = ensure_zoo(args.rebuild, build=not args.cached)
     result = compare(zoo)
     from tflint.analyses.keras_prediction import table_versions
 
@@ -690,6 +711,20 @@ def main(argv: list[str] | None = None) -> int:
               f"{', '.join(missed) or '-'} | {', '.join(opaque) or '-'} | "
               f"{', '.join(unchecked) or '-'} | {'yes' if right else 'NO'} |")
     print()
+    print("| Keras class | layers on CPU (real) | predicted | precision | recall |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for cls, (hit, extra, missed) in sorted(result["by_class"].items()):
+        print(f"| {cls} | {hit + missed} | {hit + extra} | "
+              f"{hit / (hit + extra) if hit + extra else 1.0:.3f} | "
+              f"{hit / (hit + missed) if hit + missed else 1.0:.3f} |")
+    print()
+    exact = sum(predicted == real for _, _, predicted, real in result["partitions"])
+    print("| model | file | XNNPACK partitions predicted | measured |")
+    print("| --- | --- | ---: | ---: |")
+    for name, suffix, predicted, real in result["partitions"]:
+        mark = "" if predicted == real else " (differs)"
+        print(f"| {name} | {suffix} | {predicted}{mark} | {real} |")
+    print()
     print("| figure | value | target |")
     print("| --- | ---: | ---: |")
     print(f"| precision (layers on CPU / needing Select TF ops) | {result['precision']:.3f} "
@@ -701,6 +736,8 @@ def main(argv: list[str] | None = None) -> int:
           f"(covering {result['unverifiable']} predicted layers, left out) | - |")
     print(f"| builtin-only conversion predicted right | {result['conversion_right']}/"
           f"{result['files']} files | all |")
+    print(f"| XNNPACK partitions exact (every file LiteRT can run) | {exact}/"
+          f"{len(result['partitions'])} | - |")
     tally = counts(zoo)
     models = tally["models"]
     print(f"| CPU op count exact (models without opaque layers that LiteRT can run) | "
@@ -708,7 +745,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"| delegate partitions exact | {tally['partitions_exact']}/{models} | - |")
     print(f"| total op count exact (folding of delegated ops is approximate) | "
           f"{tally['ops_exact']}/{models} | - |")
-    for name, timing, clean in time_large():
+    for name, timing, clean in ([] if args.no_timing else time_large()):
         print(f"| whole-process tflint, 500-layer {name} | {timing.median_s * 1000:.0f} ms "
               f"(min {timing.min_s * 1000:.0f}), no TensorFlow import: "
               f"{'yes' if clean else 'NO'} | < 1000 ms |")
