@@ -5,7 +5,6 @@ from collections.abc import Iterator
 from tflint_rules._causes import cause_message, group_causes
 from tflint_rules._dynamic_shapes import dynamic_shapes
 from tflint_rules._layer_names import layer_names
-from tflint_rules.tflm_uint8 import computes_in_uint8
 
 from tflint.diagnostics import Diagnostic, Severity
 from tflint.rule import Rule, RuleContext
@@ -61,6 +60,8 @@ class TargetFallback(Rule):
             skip = {n for n in delegation.cpu_reasons
                     if graph.node(n).origin in ("flex", "custom")}
             if name == "tflm":  # uint8 ops share one cause, reported once by TFL133
+                from tflint_rules.tflm_uint8 import computes_in_uint8
+
                 skip |= {n for n in delegation.cpu_reasons if computes_in_uint8(graph.node(n))}
             for cause in group_causes(graph, delegation, dynamic, names, skip):
                 message = cause_message(cause, delegation)

@@ -59,24 +59,40 @@ def test_rule_index_agrees_with_the_rule_classes() -> None:
         "rules/data/rule_index.json is out of date: run python scripts/generate_rule_index.py")
 
 
-def test_a_tflite_lint_imports_only_the_tflite_rules() -> None:
-    modules = modules_imported_by("--isolated", fixture("seed/lambda_sincos.tflite"))
+def test_a_tflite_lint_imports_only_the_tflite_rules_its_graph_can_trigger() -> None:
+    from tflint.loaders import load
+
+    model = fixture("seed/lambda_sincos.tflite")
+    modules = modules_imported_by("--isolated", model)
     unexpected = sorted(m for m in modules if m.startswith(NOT_FOR_TFLITE))
     assert unexpected == []
-    tflite_rules = {r.__module__ for r in load_rules() if "tflite" in r.file_kinds}
+    traits = load(str(model)).traits() | {"target:xnnpack"}
+    tflite_rules = [r for r in load_rules() if "tflite" in r.file_kinds]
+    triggered = {r.__module__ for r in tflite_rules
+                 if not r.triggers or not r.triggers.isdisjoint(traits)}
+    untriggered = {r.__module__ for r in tflite_rules} - triggered
     keras_only = {r.__module__ for r in load_rules() if "tflite" not in r.file_kinds}
-    assert tflite_rules <= modules  # they ran
+    assert triggered <= modules  # they ran
+    assert untriggered and not untriggered & modules  # a float model: no quantization rule
+    assert "tflint_rules.quant_bias" in untriggered
     assert keras_only and not keras_only & modules
     # The fixer's options are part of the command line, its machinery is not.
     assert {m for m in modules if m.startswith("tflint.fixer.")} == {"tflint.fixer.options"}
 
 
+def rule_modules_of(modules: set[str]) -> set[str]:
+    return {m for m in modules
+            if m.startswith("tflint_rules.") and not m.startswith("tflint_rules._")}
+
+
 def test_selected_rules_only_are_imported() -> None:
     modules = modules_imported_by("--isolated", "--select", "TFL101",
+                                  fixture("tflite/flex_op.tflite"))
+    assert rule_modules_of(modules) == {"tflint_rules.flex_op"}
+    # Selected, but the graph has no flex op: not even imported.
+    modules = modules_imported_by("--isolated", "--select", "TFL101",
                                   fixture("seed/lambda_sincos.tflite"))
-    rule_modules = {m for m in modules
-                    if m.startswith("tflint_rules.") and not m.startswith("tflint_rules._")}
-    assert rule_modules == {"tflint_rules.flex_op"}
+    assert rule_modules_of(modules) == set()
 
 
 def test_indexed_rules_behave_as_their_classes() -> None:
