@@ -625,7 +625,7 @@ def shape_keyed_variants() -> list[Variant]:
 
     out += [
         _v("LayerNormalization/small_epsilon", "LayerNormalization", "normalization",
-           _one(small), keys=("small_epsilon", "input_rank")),
+           _one(small), keys=("small_epsilon",)),
         _v("LayerNormalization/sequence/small_epsilon", "LayerNormalization", "normalization",
            _one(small), inputs=((SEQUENCE, "float32"),),
            keys=("axis", "input_rank", "small_epsilon")),
