@@ -4,6 +4,7 @@ import re
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
+from tflint.analyses.custom_code import code_phrase, equivalent_fix
 from tflint.analyses.keras_prediction import (
     ACTIVATION_PARAM_CLASSES,
     activation_name,
@@ -57,7 +58,8 @@ class OpaqueActivation(Rule):
 
     ## What it does
     Flags a `Lambda` or custom layer that looks like an activation (its
-    class or layer name matches `name_pattern`, it has one input and keeps
+    class or layer name matches `name_pattern`, or its code computes a
+    built-in activation; it has one input and keeps
     its shape) and directly follows a Conv or Dense layer whose output it
     alone reads.  TFL103 already says the layer is opaque; this rule is
     about what it costs next to the convolution, and offers a builtin in its
@@ -87,9 +89,16 @@ class OpaqueActivation(Rule):
     `LeakyReLU(negative_slope=0.1)` (option `negative_slope`); fine-tune
     afterwards.
 
+    When the layer's code is read (the Lambda's bytecode, or the class's
+    `call()` found with `--source`) and computes exactly a built-in
+    activation (`tf.where(x > 0, x, a * x)`, `x * tf.sigmoid(x)`,
+    `tf.maximum(x, 0)`, `tf.clip_by_value(x, 0, 6)`, `x * relu6(x + 3) / 6`),
+    that built-in is offered instead of the name's hint.
+
     ## Fix safety
-    `unsafe`: tflint cannot read the layer's code, and the builtin is at
-    best close to it; the model must be fine-tuned.
+    `safe` when the code was read and matches the built-in exactly,
+    constants included; otherwise `unsafe`: the builtin is at best close
+    to the layer's function, and the model must be fine-tuned.
     """
 
     code = "TFL420"
@@ -97,7 +106,7 @@ class OpaqueActivation(Rule):
     category = "fusion"
     severity = Severity.WARNING
     file_kinds = frozenset({"keras"})
-    fix_availability = "unsafe"
+    fix_availability = "safe"
     options: ClassVar[dict[str, Option]] = {
         "name-pattern": Option(
             str, r"(?i)activ|act\d*$|^act|relu|swish|silu|gelu|mish|sigmoid|tanh|softplus|elu$",
@@ -115,15 +124,27 @@ class OpaqueActivation(Rule):
             if node.origin not in ("lambda", "custom") or len(node.inputs) != 1:
                 continue
             names = f"{node.op_type} {p.layer}"
-            if not pattern.search(node.op_type) and not pattern.search(p.layer):
+            known = equivalent_fix(p)
+            if known is None and not pattern.search(node.op_type) \
+                    and not pattern.search(p.layer):
                 continue
             conv = _conv_before(ctx.graph, node)
             if conv is None or not _keeps_shape(node):
                 continue
-            hint = next((h for fragment, h in HINTS if re.search(fragment, names, re.I)), "leaky")
-            cls, config = replacement(hint, prediction.flavor, slope)
             conv_name = conv.layer_name or conv.name
             kind = "Lambda layer" if node.origin == "lambda" else "custom layer"
+            if known is not None:
+                text, fix = known
+                yield ctx.diagnostic(
+                    node,
+                    f"{kind} '{p.layer}' ({node.op_type}) after {describe(conv)} {code_phrase(p)}, "
+                    f"an activation the converter cannot fuse",
+                    suggestion=(f"replace layer `{p.layer}` ({node.op_type}) with `{text}`, the "
+                                "built-in layer computing the same function"),
+                    fix=fix)
+                continue
+            hint = next((h for fragment, h in HINTS if re.search(fragment, names, re.I)), "leaky")
+            cls, config = replacement(hint, prediction.flavor, slope)
             text = config_text(cls, config)
             yield ctx.diagnostic(
                 node,

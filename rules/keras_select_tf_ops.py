@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from tflint.analyses.custom_code import code_phrase
 from tflint.analyses.keras_prediction import (
     config_text,
     describe,
@@ -24,9 +25,11 @@ class KerasSelectTfOps(Rule):
     cannot lower to builtin ops, using the lowering table measured with the
     real converter (`tflint/data/keras_lowering.json`): for example
     `Resizing(interpolation="bicubic")` (`FlexResizeBicubic`), or a Keras 3
-    `LSTM` when the batch is dynamic (`FlexTensorListReserve`).  Lambda and
-    custom layers are left to TFL103 (opaque-layer); layers under a mixed
-    precision policy to TFL321.
+    `LSTM` when the batch is dynamic (`FlexTensorListReserve`).  A Lambda or
+    custom layer is predicted from its code (read, never run) with the
+    function-lowering table: `tf.math.cumprod` becomes `FlexCumprod`; one whose
+    code cannot be read is left to TFL103 (opaque-layer).  Layers under a
+    mixed precision policy are TFL321's.
 
     ## Why is this bad
     With default settings the conversion fails.  Converting with
@@ -69,6 +72,15 @@ class KerasSelectTfOps(Rule):
                 continue
             flex = p.lowering.flex_ops
             needs = f"needs Select TF ops ({histogram(flex)})" if flex else "conversion fails"
+            phrase = code_phrase(p)
+            if phrase is not None and not p.caused_by_dynamic_batch:
+                yield ctx.diagnostic(
+                    p.node, f"{describe(p.node)} {phrase}, which will not convert with builtin "
+                    f"ops: it {needs}", suggestion=(
+                        f"rewrite layer `{p.layer}` with functions that have TFLite builtins "
+                        "(the function-lowering table lists them), or link the Select TF ops "
+                        "delegate into the app"))
+                continue
             if p.caused_by_dynamic_batch:
                 found = static_input_fix(ctx, p.node)
                 message = f"{describe(p.node)} will not convert with builtin ops when the batch is dynamic: {needs}"

@@ -23,13 +23,13 @@ def test_clean_model_exits_zero() -> None:
 
 
 def test_exit_zero_keeps_diagnostics_but_exits_zero() -> None:
-    run = run_tflint("--exit-zero", fixture("seed/lambda_sincos.h5"))
+    run = run_tflint("--exit-zero", fixture("custom_code/lambda_opaque.h5"))
     assert run.code == 0
     assert "TFL103" in run.out
 
 
 def test_select_and_ignore_by_code_prefix_and_category() -> None:
-    path = fixture("seed/lambda_sincos.h5")
+    path = fixture("custom_code/lambda_opaque.h5")
 
     def codes(*args: str) -> set[str]:
         run = run_tflint("--quiet", *args, path)
@@ -72,7 +72,7 @@ def test_folder_is_walked_for_model_files(tmp_path: Path) -> None:
 
 def test_bad_inputs_get_one_line_each_and_others_still_linted(tmp_path: Path) -> None:
     good = tmp_path / "good.h5"
-    shutil.copy(fixture("seed/lambda_sincos.h5"), good)
+    shutil.copy(fixture("custom_code/lambda_opaque.h5"), good)
     real = fixture("clean/mobile_cnn.tflite").read_bytes()
     bad = {
         "empty.tflite": b"",

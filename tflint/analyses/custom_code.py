@@ -160,16 +160,17 @@ def read_lambdas(graph: ModelGraph) -> dict[str, CodeReading]:
     return readings
 
 
-def _python_files(folders: tuple[str, ...]) -> list[Path]:
+@cache  # one walk per process and set of folders
+def _python_files(folders: tuple[str, ...]) -> tuple[Path, ...]:
     files: list[Path] = []
     for folder in folders:
         for root, dirs, names in os.walk(folder):
             dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in (
-                "__pycache__", "node_modules", "build", "dist"))
+                "__pycache__", "node_modules", "build", "dist", "site-packages", "venv"))
             files += [Path(root) / n for n in sorted(names) if n.endswith(".py")]
             if len(files) >= MAX_SCANNED_FILES:
-                return files[:MAX_SCANNED_FILES]
-    return files
+                return tuple(files[:MAX_SCANNED_FILES])
+    return tuple(files)
 
 
 @cache
@@ -188,6 +189,16 @@ def parse_file(path: Path) -> ast.Module | None:
     except OSError:
         return None
     return _parsed(str(path), status.st_mtime_ns, status.st_size)
+
+
+def _mentions(path: Path, words: list[bytes]) -> bool:
+    try:
+        if path.stat().st_size > MAX_SOURCE_BYTES:
+            return False
+        text = path.read_bytes()
+    except OSError:
+        return False
+    return any(word in text for word in words)
 
 
 def _registered_as(definition: ast.ClassDef | ast.FunctionDef) -> str | None:
@@ -219,12 +230,19 @@ def find_source(module: str | None, name: str, registered: str | None,
             for base in (Path(folder), Path(folder) / "src"):
                 candidates += [base.joinpath(*parts).with_suffix(".py"),
                                base.joinpath(*parts, "__init__.py")]
+    named = len(candidates)
     candidates += _python_files(folders)
+    keyword = b"class " if kind is ast.ClassDef else b"def "
+    wanted = [keyword + name.encode()]
+    if registered:
+        wanted.append(registered.rsplit(">", 1)[-1].encode())
     seen: set[Path] = set()
-    for path in candidates:
+    for position, path in enumerate(candidates):
         if path in seen or not path.is_file():
             continue
         seen.add(path)
+        if position >= named and not _mentions(path, wanted):
+            continue  # a file of the folders that cannot define it: not parsed
         tree = parse_file(path)
         if tree is None:
             continue
@@ -335,6 +353,8 @@ def read_custom_function(reference: dict[str, Any] | str,
         name = name or str(reference.get("class_name", "?"))
     if not isinstance(registered, str) or ">" not in registered:
         registered = None
+    if ">" in name:  # Keras writes a registered function's name as "Package>name"
+        registered, name = registered or name, name.rsplit(">", 1)[-1]
     found = find_source(module if isinstance(module, str) else None, name, registered,
                         folders, ast.FunctionDef)
     looked = list(folders)
@@ -762,3 +782,53 @@ def custom_code_info(prediction: LayerPrediction) -> dict[str, Any] | None:
         return None
     info = entry.get("custom_code")
     return info if info else None
+
+
+# -- wording shared by the rules --------------------------------------------------------------
+
+
+def placement_text(lowering: Lowering, title: str = "XNNPACK") -> str:
+    """``GREATER, SELECT on the CPU; MUL on XNNPACK``."""
+    from tflint.analyses.keras_prediction import histogram
+
+    flex = [op for op in lowering.ops if op.startswith("Flex")]
+    cpu = [op for op, on in zip(lowering.ops, lowering.delegated, strict=True)
+           if not on and not op.startswith("Flex")]
+    taken = [op for op, on in zip(lowering.ops, lowering.delegated, strict=True) if on]
+    parts = []
+    if flex:
+        parts.append(f"{histogram(flex)} as Select TF ops")
+    if cpu:
+        parts.append(f"{histogram(cpu)} on the CPU")
+    if taken:
+        parts.append(f"{histogram(taken)} on {title}")
+    return "; ".join(parts) or "no op"
+
+
+def code_phrase(prediction: LayerPrediction) -> str | None:
+    """``computes tf.where(x > 0, x, 0.2 * x)`` (with its activation, for a Conv/Dense)."""
+    info = custom_code_info(prediction)
+    if not info or not info.get("expression"):
+        return None
+    if info.get("part") == "activation":
+        return f"has a custom activation computing {info['expression']}"
+    return f"computes {info['expression']}"
+
+
+def equivalent_fix(prediction: LayerPrediction) -> tuple[str, Any] | None:
+    """(text, Fix) replacing the layer by the built-in computing the same function; safe
+    only when the program matches the built-in exactly, constants included."""
+    from tflint.analyses.keras_prediction import config_text
+    from tflint.diagnostics import Fix
+
+    info = custom_code_info(prediction)
+    if not info or info.get("part") != "layer" or not info.get("equivalent"):
+        return None
+    equivalent = info["equivalent"]
+    layer = prediction.layer
+    text = config_text(equivalent["class_name"], equivalent["config"])
+    applicability = "safe" if equivalent["exact"] else "unsafe"
+    return text, Fix(applicability, f"replace '{layer}' by {text}",
+                     {"op": "replace_layer", "layer": layer,
+                      "with": {"class_name": equivalent["class_name"],
+                               "config": {"name": layer, **equivalent["config"]}}})
