@@ -251,3 +251,72 @@ def test_a_huge_integer_in_a_config_is_not_a_crash(tmp_path: Path) -> None:
     path.write_text(json.dumps(config).replace('"units": 3', '"units": ' + "9" * 4300, 1))
     [file] = tflint.lint(str(path)).files
     assert file.error is None or not file.error.startswith("rule "), file.error
+
+
+# -- shape-aware lowering -------------------------------------------------------------------
+
+
+def _tf_keras_model(tmp_path: Path, name: str, input_shape: list, layers: list[tuple]) -> Path:
+    """A tf.keras 2 functional config (shapes recorded for the input only) of a chain of
+    ``(class, config)`` layers."""
+    entries = [{"class_name": "InputLayer", "name": "x", "inbound_nodes": [],
+                "config": {"batch_input_shape": input_shape, "dtype": "float32", "name": "x"}}]
+    previous = "x"
+    for i, (cls, config) in enumerate(layers):
+        layer = f"l{i}"
+        entries.append({"class_name": cls, "name": layer, "config": {"name": layer, **config},
+                        "inbound_nodes": [[[previous, 0, 0, {}]]]})
+        previous = layer
+    model = {"class_name": "Functional", "keras_version": "2.15.0", "backend": "tensorflow",
+             "config": {"name": name, "layers": entries, "input_layers": [["x", 0, 0]],
+                        "output_layers": [[previous, 0, 0]]}}
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(model))
+    return path
+
+
+def _layer(path: Path, index: int):
+    from tflint.analyses.keras_prediction import predict
+
+    result = predict(load(str(path)))
+    return result, [p for p in result.layers if p.node.op_type != "InputLayer"][index]
+
+
+def test_a_dense_layer_is_keyed_by_the_rank_shapes_propagate_to_it(tmp_path: Path) -> None:
+    """tf.keras records only the input's shape: the rank Dense sees (4, after an
+    EinsumDense that splits heads) is propagated, and picks the rank-4 lowering."""
+    heads = ("EinsumDense", {"equation": "abc,cde->abde", "output_shape": [None, 2, 4]})
+    dense = ("Dense", {"units": 3, "activation": "linear"})
+    dynamic = _tf_keras_model(tmp_path, "heads", [None, 6, 5], [heads, dense])
+    prediction, layer = _layer(dynamic, 1)
+    assert layer.input_shapes == [(None, 6, 2, 4)] and layer.output_shapes == [(None, 6, 2, 3)]
+    assert layer.features["input_rank"] == 4 and layer.entry["id"] == "Dense/image"
+    assert layer.cpu_ops and layer.caused_by_dynamic_batch  # the tensordot reads the batch
+    assert prediction.shapes[layer.node.outputs[0].id] == (None, 6, 2, 3)
+    static = _tf_keras_model(tmp_path, "heads_b1", [1, 6, 5], [heads, dense])
+    assert not _layer(static, 1)[1].cpu_ops
+
+
+def test_an_unknown_sequence_length_keeps_shape_ops_with_a_static_batch(tmp_path: Path) -> None:
+    dense = ("Dense", {"units": 3, "activation": "linear"})
+    fixed = _tf_keras_model(tmp_path, "fixed", [1, 6, 5], [dense])
+    assert not _layer(fixed, 0)[1].cpu_ops
+    any_length = _tf_keras_model(tmp_path, "any_length", [1, None, 5], [dense])
+    layer = _layer(any_length, 0)[1]
+    assert layer.features["dynamic_dims"] is True and layer.cpu_ops
+    assert "SHAPE" in layer.cpu_ops and not layer.caused_by_dynamic_batch
+    [ops] = [[op for op in layer.predicted_ops() if op.op == "FULLY_CONNECTED"]]
+    assert ops and all(op.delegated for op in ops)
+    first = layer.predicted_ops()[0]
+    assert first.input_shapes == ((1, None, 5),)
+
+
+def test_a_flatten_after_pooling_is_predicted_from_propagated_shapes(tmp_path: Path) -> None:
+    """Flatten on a rank-5 tensor: Keras 3 and tf.keras lower it differently with a dynamic
+    batch; the rank comes from the pooling layer's propagated shape."""
+    layers = [("MaxPooling3D", {"pool_size": [2, 2, 2], "padding": "valid"}),
+              ("Flatten", {})]
+    path = _tf_keras_model(tmp_path, "volume", [None, 4, 4, 4, 2], layers)
+    _, flatten = _layer(path, 1)
+    assert flatten.input_shapes == [(None, 2, 2, 2, 2)] and flatten.output_shapes == [(None, 16)]
+    assert flatten.features["input_rank"] == 5 and flatten.entry["when"]["input_rank"] == 5
