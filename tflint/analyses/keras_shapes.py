@@ -256,6 +256,11 @@ def _rnn(config: dict[str, Any], shape: Shape) -> Shape:
 def output_shapes(cls: str, config: dict[str, Any], shapes: list[Shape | None]) -> Shape | None:
     """The output shape of one call of a Keras layer of class ``cls``, from its config and
     its inputs' shapes; ``None`` when not known."""
+    if cls in MERGE_CLASSES:
+        # Inputs of an elementwise merge have one shape (up to broadcasting): any known
+        # input tells it, e.g. past a custom layer on one branch of a residual.
+        known = [s for s in shapes if s]
+        return _merged(known) if known else None
     shape = shapes[0] if shapes else None
     if shape is None or not shape:
         return None
@@ -293,9 +298,6 @@ def output_shapes(cls: str, config: dict[str, Any], shapes: list[Shape | None]) 
         return None
     if cls == "Embedding":
         return (*shape, _int(config.get("output_dim")))
-    if cls in MERGE_CLASSES:
-        known = [s for s in shapes if s]
-        return _merged(known) if len(known) == len(shapes) else shape
     if cls == "Concatenate":
         known = [s for s in shapes if s]
         return _concatenate(config, known) if len(known) == len(shapes) else None
