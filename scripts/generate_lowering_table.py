@@ -585,6 +585,9 @@ RANK_SHAPES = {2: VECTOR, 3: SEQUENCE, 4: IMAGE, 5: VOLUME}
 SEQUENCE_ANY = (None, 5)
 IMAGE_ANY = (None, None, 3)
 RANK_LABELS = {2: "vector", 3: "sequence", 4: "image", 5: "volume"}
+UNKNOWN_DIMS_ADVICE = ("an input dimension other than the batch is unknown (None), so the "
+                       "converter computes shapes at run time: give the model input a fixed "
+                       "size (e.g. a fixed sequence length, padding shorter inputs)")
 
 
 def shape_keyed_variants() -> list[Variant]:
@@ -606,7 +609,8 @@ def shape_keyed_variants() -> list[Variant]:
             rank = len(shape) + 1
             out.append(_v(f"{id}/{RANK_LABELS[rank]}/dynamic_dims", cls, family,
                           lambda k, xs, rank=rank: make(k, rank)(xs[0]),
-                          inputs=((shape, "float32"),), keys=any_keys))
+                          inputs=((shape, "float32"),), keys=any_keys,
+                          advice=UNKNOWN_DIMS_ADVICE))
 
     on_ranks("Dense", "Dense", "conv", lambda k, r: k.L.Dense(4, name="probe"), (4, 5),
              (SEQUENCE_ANY, IMAGE_ANY))
@@ -631,7 +635,7 @@ def shape_keyed_variants() -> list[Variant]:
            keys=("axis", "input_rank", "small_epsilon")),
         _v("LayerNormalization/sequence/dynamic_dims/small_epsilon", "LayerNormalization",
            "normalization", _one(small), inputs=((SEQUENCE_ANY, "float32"),),
-           keys=("input_rank", "dynamic_dims", "small_epsilon")),
+           keys=("input_rank", "dynamic_dims", "small_epsilon"), advice=UNKNOWN_DIMS_ADVICE),
     ]
     on_ranks("GroupNormalization", "GroupNormalization", "normalization",
              lambda k, r: k.L.GroupNormalization(groups=2, name="probe"), (3, 5),
@@ -655,7 +659,8 @@ def shape_keyed_variants() -> list[Variant]:
             cls = f"{kind}Pooling{dims}"
             pool = (2,) if not kind.startswith("Global") else ()
             out.append(_v(f"{cls}/dynamic_dims", cls, "pooling", _layer(cls, *pool),
-                          inputs=((shape, "float32"),), keys=("dynamic_dims",)))
+                          inputs=((shape, "float32"),), keys=("dynamic_dims",),
+                          advice=UNKNOWN_DIMS_ADVICE))
     return out
 
 
