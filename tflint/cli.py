@@ -112,6 +112,11 @@ def _split(values: tuple[str, ...]) -> list[str]:
               type=click.Path(dir_okay=False, path_type=Path),
               help="Also write a Model Explorer node-data file colouring the ops of the one "
                    ".tflite linted by where they run on the primary target.")
+@click.option("--compare-with", "compare_with", metavar="MODEL.keras",
+              type=click.Path(dir_okay=False, path_type=str),
+              help="Measure each .tflite against this Keras model (runs both in child "
+                   "processes): output error and the layers quantization hurts most "
+                   "(TFL330, TFL331).")
 @fix_options
 def check(paths: tuple[str, ...], output_format: str, output: Path | None,
           select: tuple[str, ...], ignore: tuple[str, ...], targets: tuple[str, ...],
@@ -120,7 +125,7 @@ def check(paths: tuple[str, ...], output_format: str, output: Path | None,
           quiet: bool,
           statistics: bool, show_facts: bool, verbose: bool, jobs: int | None, verify: bool,
           arena_budget: str | None = None, overlay_path: Path | None = None,
-          **fix_args: object) -> None:
+          compare_with: str | None = None, **fix_args: object) -> None:
     """Lint model files and folders (recursing into model files)."""
     from tflint.config import Config, find_pyproject, load_config
     from tflint.engine import lint
@@ -153,8 +158,10 @@ def check(paths: tuple[str, ...], output_format: str, output: Path | None,
         config.models_only = models_only
         # --verify and the fixer need each file's graph, which workers do not send back.
         in_process = verify or _any_given(fix_args)
-        result = lint(list(paths), config,
-                      jobs=1 if in_process else jobs or default_jobs())
+        if compare_with is not None and not Path(compare_with).is_file():
+            raise UsageError(f"{compare_with}: no such file (--compare-with)")
+        result = lint(list(paths), config, compare_with=compare_with,
+                      jobs=1 if in_process or compare_with else jobs or default_jobs())
         if _any_given(fix_args):  # the fixer's imports cost as much as a small lint
             from tflint.fixer.command import run_fixer
 
@@ -190,6 +197,79 @@ def check(paths: tuple[str, ...], output_format: str, output: Path | None,
         _write_atomically(overlay_path, overlay)
     code = result.exit_code(exit_zero, config.fail_on)
     sys.exit(max(code, 1) if mismatches and not exit_zero else code)
+
+
+@main.command("compare")
+@click.argument("model", type=click.Path(path_type=str))
+@click.argument("tflite", required=False, type=click.Path(path_type=str))
+@click.option("--quantize", type=click.Choice(["none", "dynamic", "float16", "int8", "int16x8"]),
+              default=None, help="Quantization of the conversion (when no .tflite is given) "
+                                 "[default: none; for a given .tflite: read from it].")
+@click.option("--representative-data", type=click.Path(dir_okay=False, path_type=str),
+              help="A .npy file of input samples to calibrate int8/int16x8 with (default: "
+                   "seeded random data).")
+@click.option("--convert-batch", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Static batch size of the conversion; 0 keeps the model's own batch.")
+@click.option("--inputs", "inputs_file", type=click.Path(dir_okay=False, path_type=str),
+              help="A .npz of input arrays by input name (each shaped as the input, or with a "
+                   "leading sample dimension) instead of generated inputs.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the generated inputs and calibration data.")
+@click.option("--samples", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Generated input samples the errors are measured on.")
+@click.option("--runs", type=click.IntRange(min=0), default=30, show_default=True,
+              help="Timed runs per engine and thread count (0: no timing).")
+@click.option("--candidates", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Worst layers re-quantized with that layer kept in float (int8, int16x8).")
+@click.option("--keep-float", "keep_float", multiple=True, metavar="LAYERS",
+              help="Quantize with these Keras layers kept in float (comma-separated).")
+@click.option("--save", "save_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the conversion compared (with --keep-float: that one) to FILE.")
+@click.option("--target", "targets", multiple=True, metavar="NAMES",
+              help="Targets whose placement the candidates are costed on  [default: xnnpack].")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the report to FILE instead of standard output.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=300.0, show_default=True,
+              help="Seconds each child process (converter, runs) may take.")
+def compare(model: str, tflite: str | None, quantize: str | None,
+            representative_data: str | None, convert_batch: int, inputs_file: str | None,
+            seed: int, samples: int, runs: int, candidates: int, keep_float: tuple[str, ...],
+            save_path: Path | None, targets: tuple[str, ...], output_format: str,
+            output: Path | None, timeout: float) -> None:
+    """Run a Keras model and its .tflite (converted first when none is given) side by side:
+    latency, memory, output error, and where quantization hurts."""
+    import tempfile
+
+    from tflint.compare_command import CompareError, CompareOptions, run_compare, save_model
+    from tflint.compare_report import render_text, to_json
+    from tflint.targets import load_targets
+
+    chosen_targets = list(dict.fromkeys(_split(targets))) or ["xnnpack"]
+    unknown = [t for t in chosen_targets if t not in _guard(load_targets)]
+    if unknown:
+        _fail(f"unknown target {unknown[0]!r} (see 'tflint targets')")
+    if tflite is not None and (keep_float or save_path):
+        _fail("--keep-float and --save convert the Keras model: give no .tflite")
+    options = CompareOptions(
+        quantize=quantize if tflite is not None or quantize is not None else "none",
+        representative_data=representative_data, batch_size=convert_batch or None,
+        inputs=inputs_file, seed=seed, samples=samples, runs=runs, candidates=candidates,
+        targets=chosen_targets, keep_float=_split(keep_float), timeout=timeout)
+    try:
+        with tempfile.TemporaryDirectory(prefix="tflint-compare-") as work:
+            data = run_compare(model, tflite, options, work)
+            if save_path is not None:
+                save_model(data["tflite"], save_path)
+                data["saved"] = str(save_path)
+            report = to_json(data) if output_format == "json" else render_text(data)
+    except CompareError as exc:
+        _fail(str(exc))
+    if output is None:
+        click.echo(report, nl=False)
+    else:
+        _write_atomically(output, report)
 
 
 @main.command("rules")

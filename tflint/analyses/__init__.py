@@ -65,17 +65,25 @@ class Analyses:
 
     def keras_prediction(self, target: str | None = None) -> Prediction | None:
         """The conversion and placement predicted from a Keras file; ``None`` for other
-        files and for targets the Keras lowering table has no data for."""
+        files.  For a target the lowering table has no placement data for, the target
+        places the predicted ops (:mod:`tflint.analyses.keras_targets`)."""
         if self.graph.kind != "keras":
             return None
         from tflint.analyses.keras_prediction import predict
         from tflint.targets import get_target
 
         chosen = get_target(target or self.target)
-        if chosen.keras_lowering_key is None:
-            return None
         # Where the prediction reads the source of custom layers and activations.
         self.graph.facts.setdefault("source_folders", self.sources)
+        if chosen.keras_lowering_key is None:
+            # The conversion is the same for every target; the target places its ops.
+            from tflint.analyses.keras_targets import retarget
+
+            base = self.keras_prediction(DEFAULT_TARGET)
+            if base is None:
+                return None
+            return self._once(("keras", chosen.name),
+                              lambda: retarget(self.graph, base, chosen.name))
         return self._once(("keras", chosen.name), lambda: predict(self.graph, chosen.name))
 
     def security(self) -> ConfigScan:

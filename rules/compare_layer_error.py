@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import ClassVar
+
+from tflint.diagnostics import Diagnostic, Severity
+from tflint.rule import Option, Rule, RuleContext
+
+
+def _at_least_one(value: int) -> str | None:
+    return None if value >= 1 else "must be at least 1"
+
+
+class QuantizationLayerError(Rule):
+    """The layers that add the most quantization error.
+
+    ## What it does
+    Only with `--compare-with MODEL.keras`, for a quantized `.tflite`: every
+    op's output is compared with the same tensor of the float model (all
+    intermediate tensors kept by the interpreter), and the ops are ranked by
+    the error each adds over its inputs' (RMSE relative to the float
+    tensor's range, as TensorFlow's quantization debugger reports it, with
+    the max abs error and the quantization scale).  The `layers` worst are
+    reported with their Keras layers and, for int8 and 16x8 models, what
+    re-quantizing with that op kept in float does to the output SNR and to
+    the ops on the CPU and partitions of each selected target.
+
+    ## Why is this bad
+    A few layers usually carry most of the quantization error: an outlier
+    weight or a wide activation range makes the scale coarse for every other
+    value.  Knowing which ones says where to spend float precision.
+
+    ## Example
+    ```
+    model.tflite:1:1: info TFL331 layer conv_b (CONV_2D) adds the most quantization error: RMSE 6.2% of its range, max abs err 1.3, scale 0.27 (rank 1 of 12)
+    ```
+
+    ## How to fix
+    Keep the layer in float (`tflint compare MODEL.keras --quantize int8
+    --keep-float conv_b --save OUT.tflite`), clip or re-train the outlier
+    weights, or calibrate with data closer to production.
+    """
+
+    code = "TFL331"
+    name = "quantization-layer-error"
+    category = "quantization"
+    severity = Severity.INFO
+    file_kinds = frozenset({"tflite"})
+    options: ClassVar[dict[str, Option]] = {"layers": Option(int, 3, "how many of the worst layers to report",
+                                _at_least_one)}
+
+    def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
+        measured = ctx.analyses.quantization_error()
+        if measured is None or measured.quantize == "none":
+            return
+        total = len(measured.layers)
+        for row in measured.layers[:ctx.options["layers"]]:
+            if row["added_rmse"] <= 0:
+                break
+            name = ",".join(row["layers"]) or row["tensor"]
+            scale = f", scale {row['scale']:.3g}" if row.get("scale") else ""
+            what = "adds the most quantization error" if row["rank"] == 1 else \
+                "adds quantization error"
+            candidate = measured.candidate(row["tensor"])
+            suggestion = (f"{measured.fix_text(candidate, ctx.target)}; "
+                          f"{measured.command(candidate)} writes it") if candidate else None
+            yield ctx.diagnostic(
+                measured.node_of(ctx.graph, row),
+                f"layer {name} ({row['op']}) {what}: RMSE {100 * row['relative_rmse']:.2f}% "
+                f"of its range ({100 * row['added_rmse']:.2f}% added), max abs err "
+                f"{row['max_abs_error']:.3g}{scale} (rank {row['rank']} of {total})",
+                suggestion=suggestion, weight=row["added_rmse"])
