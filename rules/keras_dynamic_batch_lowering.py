@@ -51,6 +51,8 @@ class DynamicBatchLowering(Rule):
     fix_availability = "unsafe"
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
+        if "xnnpack" not in ctx.analyses.targets:
+            return  # measured for XNNPACK; other targets' placements are TFL130's
         prediction = shared_prediction(ctx)
         for p in prediction.layers:
             if p.status != "cpu" or not p.caused_by_dynamic_batch or p.static_lowering is None:

@@ -158,10 +158,15 @@ def test_target_plugin_is_discovered_through_its_entry_point(tmp_path: Path) -> 
     assert file["delegation"]["target"] == "xnnpack"
     text = run_tflint("--target", "xnnpack,acme-npu", fixture(SEED), env=env).out
     assert "on XNNPACK in" in text and "on ACME NPU in" in text
-    # A Keras file has no lowering data for the new target: no block, no crash.
+    # A Keras file: the new target places the predicted ops of the conversion, as it
+    # places a .tflite's (it takes only ADD, so none of this model's ops).
     keras = run_tflint("--target", "acme-npu", "--format", "json",
                        fixture("clean/mobile_cnn.keras"), env=env)
-    assert json.loads(keras.out)["files"][0]["delegations"] == []
+    [block] = json.loads(keras.out)["files"][0]["delegations"]
+    assert block["target"] == "acme-npu" and block["predicted_from"] == "keras"
+    assert block["conversion"] == "float32" and block["delegated"] == 0
+    assert {op["op"] for op in block["cpu_ops"]} >= {"CONV_2D", "FULLY_CONNECTED"}
+    assert all(op["reason"].startswith("only ADD") for op in block["cpu_ops"])
 
 
 # -- rule isolation -----------------------------------------------------------------------

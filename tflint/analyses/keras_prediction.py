@@ -706,8 +706,12 @@ def element_count(shape: tuple[int | None, ...] | None) -> int | None:
 
 
 def shared_prediction(ctx: Any) -> Prediction:
-    """The file's prediction for the primary target, computed once by the engine."""
-    prediction = ctx.analyses.keras_prediction()
+    """The file's conversion as the lowering table predicts it, with XNNPACK's placement
+    (the rules over it report the conversion, and XNNPACK only when it is selected),
+    computed once by the engine."""
+    from tflint.targets import DEFAULT_TARGET
+
+    prediction = ctx.analyses.keras_prediction(DEFAULT_TARGET)
     if prediction is None:
         from tflint.targets import TargetError
 

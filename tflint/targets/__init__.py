@@ -69,6 +69,9 @@ class Target:
     #: Key of the Keras lowering table's per-op support flags for this target,
     #: or ``None`` when predictions from a Keras file are not available for it.
     keras_lowering_key: ClassVar[str | None] = None
+    #: How a Keras model is converted for the target when its placement is predicted from
+    #: the predicted ops (no ``keras_lowering_key``): ``float32`` or ``int8`` (full-integer).
+    keras_conversion: ClassVar[str] = "float32"
     #: Whether ops the target does not run fall back to the CPU (a delegate) or make the
     #: model fail (a microcontroller runtime with no fallback).
     has_fallback: ClassVar[bool] = True

@@ -318,6 +318,7 @@ class EdgeTpuTarget(Target):
         "[tf.lite.Optimize.DEFAULT], a representative_dataset, converter.target_spec."
         "supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8] and int8/uint8 "
         "inference_input_type/inference_output_type; then run edgetpu_compiler")
+    keras_conversion: ClassVar[str] = "int8"
     fallback_advice: ClassVar[str] = (
         "the compiler maps ops in order and stops at the first it cannot map: every op "
         "computed after it runs on the CPU too. Replace that op, or move it to the end of the "

@@ -579,6 +579,7 @@ class EthosUTarget(Target):
         "converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8] "
         "(int8, or int16 activations with EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS"
         "_INT8), then compile it with Vela")
+    keras_conversion: ClassVar[str] = "int8"
     fallback_advice: ClassVar[str] = (
         "rewrite the layer within the constraint the reason names; each op Vela leaves to "
         "the CPU runs there with the TFLite Micro kernels and cuts the NPU's work in two. "

@@ -261,6 +261,7 @@ class TflmTarget(Target):
     description = "TensorFlow Lite for Microcontrollers, all-ops resolver (tflite-micro 0.dev2026)"
     has_fallback: ClassVar[bool] = False
     refusal_advice = "Convert with full-integer (int8) quantization and builtin ops only."
+    keras_conversion: ClassVar[str] = "int8"  # what microcontroller deployments run
     fallback_advice: ClassVar[str] = (
         "TFLite Micro has no CPU fallback: use ops and types its kernels implement (the reason "
         "names the constraint), or register a kernel of your own with the op resolver")
