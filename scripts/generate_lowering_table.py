@@ -22,7 +22,12 @@ weights (so that no weight is trivially folded away), and
 Ops of the context layers (measured alone) are subtracted, leaving the ops the
 layer under test adds.  An entry's ``when`` holds the features
 ``tflint.analyses.keras_prediction.layer_features`` computes from the saved
-config, so prediction and table agree by construction.  When Keras 3 and
+config and from the probe's input shape as ``tflint.analyses.keras_shapes``
+propagates it (``input_rank``; ``dynamic_dims``: a dimension other than the
+batch is None), so prediction and table agree by construction.  Layers whose
+lowering depends on the shape (Dense, EinsumDense, normalization, Reshape,
+Flatten, Permute, attention, pooling) are measured on each input rank they
+accept and with an unknown sequence length or image size.  When Keras 3 and
 tf_keras lower a variant differently, it gets one entry per flavor
 (``when.keras``); when a dynamic batch changes the lowering, the entry has a
 ``dynamic_batch`` block.  Ops of a model that needs Flex ops cannot be run, so
@@ -1077,7 +1082,9 @@ def render(entries: list[dict[str, Any]]) -> str:
                   "same entry an op reads (empty: the layer input). 'activation_part' is what a "
                   "Conv/Dense activation adds to the linear layer. Entries of one class are "
                   "matched by 'when' (features computed by "
-                  "tflint.analyses.keras_prediction.layer_features), most specific first."),
+                  "tflint.analyses.keras_prediction.layer_features from the config and the "
+                  "input shape propagated by tflint.analyses.keras_shapes), most specific "
+                  "first."),
         "versions": versions(),
         "conditions": {"dtype": "float32", "optimizations": "none (default)",
                        "batch": "1 (and None for dynamic_batch)",
