@@ -3,7 +3,11 @@
 Side by side in one run: a bare Python start, ``tflint MODEL`` (median of
 ``--repeat`` runs), TensorFlow's ``tf.lite.experimental.Analyzer`` on the same
 model, and ``tflint FOLDER`` on a folder of 100 links to the model with
-``--jobs 1`` and with one job per core, reported per file.  Python's bytecode
+``--jobs 1`` and with one job per core, reported per file.  ``tflint MODEL``
+is timed twice: from this checkout's environment (an editable install, whose
+import hooks and whatever ``.pth`` files the environment has run at every
+start), and as a user gets it, ``pip install``-ed (not editable) into a fresh
+virtual environment in ``bench/.cache/startup_venv``.  Python's bytecode
 cache is on for every command (in ``bench/.cache/pycache``), as after ``pip
 install``: compiling tflint's sources on each start would cost more than the
 lint.  Run:
@@ -22,6 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from models import CACHE, efficientnet_b3
 from process_timing import Timing, measure
+
+ROOT = Path(__file__).resolve().parent.parent
 
 ANALYZER = ("import sys, tensorflow as tf; "
             "tf.lite.experimental.Analyzer.analyze(model_path=sys.argv[1], gpu_compatibility=True)")
@@ -49,6 +55,21 @@ def cached_bytecode_env() -> dict[str, str]:
     return env
 
 
+def installed_venv() -> Path:
+    """A virtual environment with tflint installed from this checkout as a user installs
+    it (a wheel, not editable); the dependencies come from the package index once."""
+    import subprocess
+
+    venv = CACHE / "startup_venv"
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", str(ROOT)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall",
+                    str(ROOT)], check=True)
+    return venv
+
+
 def line(label: str, timing: Timing, per: int = 1) -> str:
     unit = " per file" if per > 1 else ""
     return (f"{label:<30} median {timing.median_s / per * 1000:7.1f} ms{unit} "
@@ -74,6 +95,12 @@ def main() -> None:
     measure([*tflint, str(model)], repeat=1, env=env)  # fills the bytecode cache
     bare = measure([sys.executable, "-c", "pass"], repeat=args.repeat, env=env)
     single = measure([*tflint, str(model)], repeat=args.repeat, env=env)
+    venv = installed_venv()
+    installed = [str(venv / "bin" / "tflint"), "--exit-zero", str(model)]
+    measure(installed, repeat=1, env=env)
+    venv_bare = measure([str(venv / "bin" / "python"), "-c", "pass"], repeat=args.repeat,
+                        env=env)
+    user = measure(installed, repeat=args.repeat, env=env)
     analyzer = measure([sys.executable, "-c", ANALYZER, str(model)], repeat=args.analyzer_repeat,
                        env=env)
     serial = measure([*tflint, "--jobs", "1", str(folder)], repeat=args.folder_repeat, env=env)
@@ -86,11 +113,14 @@ def main() -> None:
     print(f"model: {model.name}, {model.stat().st_size / 1e6:.1f} MB, {ops} ops; "
           f"folder: {FOLDER_SIZE} links to it")
     print(line("bare python -c pass", bare))
-    print(line("tflint MODEL", single))
+    print(line("tflint MODEL (editable)", single))
+    print(line("venv: bare python -c pass", venv_bare))
+    print(line("venv: tflint MODEL (pip install)", user))
     print(line("TF Lite Analyzer MODEL", analyzer))
     print(line("tflint FOLDER --jobs 1", serial, FOLDER_SIZE))
     print(line(f"tflint FOLDER --jobs {jobs}", parallel, FOLDER_SIZE))
-    print(f"speed-up over the Analyzer: {analyzer.median_s / single.median_s:.1f}x "
+    print(f"speed-up over the Analyzer: {analyzer.median_s / user.median_s:.1f}x installed, "
+          f"{analyzer.median_s / single.median_s:.1f}x editable "
           f"(single file), {analyzer.median_s / (parallel.median_s / FOLDER_SIZE):.1f}x "
           f"(per file in the folder)")
 
