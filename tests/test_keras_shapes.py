@@ -86,6 +86,7 @@ def _shape(cls: str, config: dict, *shapes):
      (None, 3, 4)),
     ("Reshape", {"target_shape": [-1, 8]}, [(None, 4, 2, 8)], (None, 8, 8)),
     ("Reshape", {"target_shape": [-1, 8]}, [(None, None, 8)], (None, None, 8)),
+    ("Reshape", {"target_shape": [-1]}, [(None, 4, 5)], (None, 20)),
     ("Flatten", {}, [(1, 4, 4, 3)], (1, 48)),
     ("Flatten", {}, [(None, None, 3)], (None, None)),
     ("Permute", {"dims": [2, 1, 3]}, [(None, 4, 5, 6)], (None, 5, 4, 6)),

@@ -10,7 +10,6 @@ known (all ``None``), and is left out when not even the rank is.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -100,7 +99,8 @@ def _conv(cls: str, config: dict[str, Any], shape: Shape) -> Shape | None:
         out[axis] = step(shape[axis], kernel[i], strides[i], dilation[i], padding)
     if cls.startswith("Depthwise"):
         multiplier = _int(config.get("depth_multiplier", 1)) or 1
-        out[channel] = None if shape[channel] is None else shape[channel] * multiplier
+        channels = shape[channel]
+        out[channel] = None if channels is None else channels * multiplier
     else:
         out[channel] = _int(config.get("filters", config.get("nb_filter")))
     return tuple(out)
@@ -162,20 +162,26 @@ def _reshape(config: dict[str, Any], shape: Shape) -> Shape | None:
     if not isinstance(target, list | tuple):
         return None
     dims = [_int(d) for d in target]
-    known = [d for d in dims if d is not None and d != -1]
-    inner = shape[1:]
     if -1 in dims:
-        total = math.prod(d for d in inner if d is not None)
-        fill = (total // math.prod(known) if all(d is not None for d in inner) and known
-                and math.prod(known) else None)
+        inner = [d for d in shape[1:] if d is not None]
+        known = _product([d for d in dims if d is not None and d != -1])
+        fill = (_product(inner) // known
+                if len(inner) == len(shape) - 1 and known > 0 else None)
         dims = [fill if d == -1 else d for d in dims]
     return (shape[0], *dims)
 
 
+def _product(values: list[int]) -> int:
+    out = 1
+    for value in values:
+        out *= value
+    return out
+
+
 def _flatten(shape: Shape) -> Shape:
     inner = shape[1:]
-    return (shape[0], math.prod(d for d in inner if d is not None)
-            if all(d is not None for d in inner) else None)
+    known = [d for d in inner if d is not None]
+    return (shape[0], _product(known) if len(known) == len(inner) else None)
 
 
 def _permute(config: dict[str, Any], shape: Shape) -> Shape | None:
@@ -353,9 +359,10 @@ def propagate(graph: ModelGraph, layer_class: Callable[[Node], str] | None = Non
         cls = layer_class(node) if layer_class else _ALIASES.get(node.op_type, node.op_type)
         config = node.options
         if cls in ("QuantizeWrapper", "QuantizeWrapperV2"):
-            cls, config = _inner(config)
-            if cls is None:
+            inner_cls, config = _inner(config)
+            if inner_cls is None:
                 continue
+            cls = inner_cls
         computed: Shape | None = None
         if node.origin == "builtin":
             computed = output_shapes(cls, config, [shapes.get(t.id) for t in node.inputs])
