@@ -2,14 +2,17 @@
 
 Usage::
 
-    python bench/bench_keras_prediction.py [--rebuild]
+    python bench/bench_keras_prediction.py [--rebuild] [--cached] [--no-timing]
 
-1. Builds (once; cached in ``bench/.cache/keras_zoo/``) a zoo of Keras models:
-   ``keras.applications`` architectures with ``weights=None`` at small input
-   sizes (saved as ``.keras`` and ``.h5``), some of them built with tf_keras
-   2.x (``.h5`` in the Keras 2 dialect, in a child process with
-   ``TF_USE_LEGACY_KERAS=1``), the three seed models, and models with
-   LSTM/GRU, attention and resizing heads.
+1. Builds (once; cached in ``bench/.cache/keras_zoo/``, models not built yet are
+   added on the next run) a zoo of Keras models: one model of every
+   ``keras.applications`` family (``weights=None``, the smallest input size each
+   accepts), with a dynamic batch and with a static batch of 1, in Keras 3
+   (saved as ``.keras`` and ``.h5``) and in tf.keras 2.x (``.h5`` in the Keras 2
+   dialect, in a child process with ``TF_USE_LEGACY_KERAS=1``); models that put
+   Dense, EinsumDense, normalization, reshaping, attention and pooling on
+   tensors of rank 2 to 5 (one with an unknown sequence length); the three
+   seed models; and models with LSTM/GRU, attention and resizing heads.
 2. For each model records what really happens: conversion with
    ``TFLiteConverter.from_keras_model`` and default settings (builtins only,
    then ``SELECT_TF_OPS``), and the ops LiteRT's default XNNPACK delegate
@@ -19,8 +22,9 @@ Usage::
    a model output gets the layer producing that output).
 3. Runs tflint's prediction on every saved file and prints precision and
    recall of the set of layers predicted to fall back to the CPU or to need
-   Select TF ops, against the real set, and whether conversion with builtin
-   ops only is predicted right for each model.
+   Select TF ops, against the real set (over the zoo and per Keras class),
+   whether conversion with builtin ops only is predicted right for each model,
+   and the predicted against the measured XNNPACK partitions of every file.
 4. Times whole-process ``tflint`` on a 500-layer model (``.h5`` and
    ``.keras``), and checks that the process never imports TensorFlow.
 
