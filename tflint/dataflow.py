@@ -318,11 +318,12 @@ def _call(program: Program, callee: Any, args: list[Any], kwnames: tuple[str, ..
         fn = canonical(callee[1])
         if fn is None:
             return _unknown(program, f"a call to {callee[1]}, which is not tensor math")
-        return program.add(fn, refs, kwrefs, spelled=callee[1])
+        return program.add(fn, refs, kwrefs, spelled=str(callee[1]))
     if isinstance(callee, tuple) and callee[0] == "method":
         base = _as_ref(callee[2], program)
-        return program.add(SYNONYMS.get(callee[1], callee[1]), [base, *refs], kwrefs,
-                           spelled=f".{callee[1]}")
+        method = str(callee[1])
+        return program.add(SYNONYMS.get(method, method), [base, *refs], kwrefs,
+                           spelled=f".{method}")
     return _unknown(program, "a call to a computed function")
 
 

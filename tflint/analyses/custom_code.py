@@ -247,7 +247,8 @@ def find_source(module: str | None, name: str, registered: str | None,
         if tree is None:
             continue
         for definition in tree.body:
-            if not isinstance(definition, kind):
+            if not isinstance(definition, ast.ClassDef | ast.FunctionDef) \
+                    or not isinstance(definition, kind):
                 continue
             registered_here = _registered_as(definition)
             if (registered and registered_here == registered) or definition.name == name:
@@ -344,13 +345,16 @@ def read_custom_class(node: Node, entry: dict[str, Any] | None,
 def read_custom_function(reference: dict[str, Any] | str,
                          folders: tuple[str, ...]) -> CodeReading:
     """A custom activation function named by a layer's ``activation``."""
+    module: Any
+    registered: Any
     if isinstance(reference, str):
         module, registered, name = None, reference, reference.rsplit(">", 1)[-1]
     else:
         module = reference.get("module")
         registered = reference.get("registered_name")
-        name = reference.get("config") if isinstance(reference.get("config"), str) else None
-        name = name or str(reference.get("class_name", "?"))
+        configured = reference.get("config")
+        name = configured if isinstance(configured, str) else str(
+            reference.get("class_name", "?"))
     if not isinstance(registered, str) or ">" not in registered:
         registered = None
     if ">" in name:  # Keras writes a registered function's name as "Package>name"
@@ -497,7 +501,7 @@ def builtin_equivalent(program: Program, flavor: str) -> Equivalent | None:
     name, parameter = found
     if name == "leaky_relu":
         key = "negative_slope" if flavor == "keras3" else "alpha"
-        return Equivalent("LeakyReLU", {key: float(parameter)}, True)
+        return Equivalent("LeakyReLU", {key: float(parameter or 0.0)}, True)
     if name == "relu":
         return Equivalent("ReLU", {}, True)
     if name == "relu6":
@@ -827,8 +831,7 @@ def equivalent_fix(prediction: LayerPrediction) -> tuple[str, Any] | None:
     equivalent = info["equivalent"]
     layer = prediction.layer
     text = config_text(equivalent["class_name"], equivalent["config"])
-    applicability = "safe" if equivalent["exact"] else "unsafe"
-    return text, Fix(applicability, f"replace '{layer}' by {text}",
+    return text, Fix("safe" if equivalent["exact"] else "unsafe", f"replace '{layer}' by {text}",
                      {"op": "replace_layer", "layer": layer,
                       "with": {"class_name": equivalent["class_name"],
                                "config": {"name": layer, **equivalent["config"]}}})
