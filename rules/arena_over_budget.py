@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from tflint.diagnostics import Diagnostic, Severity
 from tflint.graph import ModelGraph
 from tflint.rule import Option, Rule, RuleContext
-from tflint.targets.tflm_arena import ArenaEstimate, estimate_arena, format_size, size_problem
+from tflint.sizes import format_size, parse_size, size_problem
+
+if TYPE_CHECKING:
+    from tflint.targets.tflm_arena import ArenaEstimate
 
 
 class ArenaOverBudget(Rule):
@@ -51,8 +54,6 @@ class ArenaOverBudget(Rule):
     }
 
     def check(self, ctx: RuleContext) -> Iterator[Diagnostic]:
-        from tflint.targets.tflm_arena import parse_size
-
         budget_option = ctx.options["arena-budget"]
         if budget_option is None:
             return
@@ -70,4 +71,6 @@ class ArenaOverBudget(Rule):
 
 
 def _arena(graph: ModelGraph, target: str) -> ArenaEstimate:
+    from tflint.targets.tflm_arena import estimate_arena
+
     return estimate_arena(graph)

@@ -2,17 +2,20 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from tflint_rules._causes import cause_message, group_causes
 from tflint_rules._dynamic_shapes import dynamic_shapes
 from tflint_rules._layer_names import layer_names
 
-from tflint.analyses.delegation import Delegation
-from tflint.analyses.keras_ops import PredictedGraph
 from tflint.diagnostics import Diagnostic, Severity
 from tflint.rule import Rule, RuleContext
 from tflint.targets import get_target
 from tflint.wording import plural
+
+if TYPE_CHECKING:
+    from tflint.analyses.delegation import Delegation
+    from tflint.analyses.keras_ops import PredictedGraph
 
 
 class TargetFallback(Rule):

@@ -13,9 +13,10 @@ from rules.arena_over_budget import ArenaOverBudget
 from rules.tflm_uint8 import Uint8ModelForTflm
 from tflint.graph import Quantization
 from tflint.signature import OpSignature
+from tflint.sizes import parse_size
 from tflint.targets import get_target
 from tflint.targets.tflm import TflmTarget, load_tflm_profile
-from tflint.targets.tflm_arena import Buffer, estimate_arena, parse_size, plan
+from tflint.targets.tflm_arena import Buffer, estimate_arena, plan
 from tflint.testing import GraphBuilder, run_rule
 
 ROOT = Path(__file__).resolve().parent.parent

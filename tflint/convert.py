@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-QUANTIZE_MODES = ("none", "dynamic", "float16", "int8")
-DEFAULT_TIMEOUT = 300.0
+from tflint.convert_settings import DEFAULT_TIMEOUT
+
 INSTALL_HINT = 'pip install "tflint[convert]"'
 #: Samples drawn when int8 calibration has no representative data.
 RANDOM_SAMPLES = 32

@@ -32,7 +32,6 @@ import math
 import struct
 import weakref
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from tflint.graph import ModelGraph, Node, Tensor
@@ -56,17 +55,28 @@ _UNPACK = {"float32": "f", "float16": "e", "int32": "i", "int64": "q", "int16": 
 
 
 class Pattern:
-    """Base of pattern nodes; match against a tensor."""
+    """Base of pattern nodes; match against a tensor.
+
+    Plain slotted classes, not dataclasses: patterns are built when a rule module is
+    imported, and a dataclass costs a code generation per class at every start.
+    """
+
+    __slots__: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"{type(self).__name__}({fields})"
 
 
-@dataclass(frozen=True)
 class Var(Pattern):
     """Any tensor, bound by name."""
 
-    name: str
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
 
 
-@dataclass(frozen=True)
 class Const(Pattern):
     """A constant tensor, optionally with every element close to ``value``.
 
@@ -74,43 +84,55 @@ class Const(Pattern):
     constant too large to read); ``bind`` names the tensor in the bindings.
     """
 
-    value: float | None = None
-    tolerance: float = 1e-3
-    where: Callable[[tuple[float, ...]], bool] | None = None
-    bind: str | None = None
+    __slots__ = ("bind", "tolerance", "value", "where")
+
+    def __init__(self, value: float | None = None, tolerance: float = 1e-3,
+                 where: Callable[[tuple[float, ...]], bool] | None = None,
+                 bind: str | None = None) -> None:
+        self.value = value
+        self.tolerance = tolerance
+        self.where = where
+        self.bind = bind
 
 
-@dataclass(frozen=True)
 class Op(Pattern):
     """A node of one of ``types`` whose inputs match ``inputs`` (in order).
 
     ``where`` is a predicate on the node (e.g. its options);
     ``shared_ok`` allows this inner node's output to have consumers outside
-    the match.
+    the match; with ``partial`` only the first ``len(inputs)`` inputs are matched.
     """
 
-    types: frozenset[str]
-    inputs: tuple[Pattern, ...] = ()
-    where: Callable[[Node], bool] | None = None
-    shared_ok: bool = False
-    #: Only the first ``len(inputs)`` inputs are matched when True.
-    partial: bool = False
-    label: str | None = None
+    __slots__ = ("inputs", "label", "partial", "shared_ok", "types", "where")
+
+    def __init__(self, types: frozenset[str], inputs: tuple[Pattern, ...] = (),
+                 where: Callable[[Node], bool] | None = None, shared_ok: bool = False,
+                 partial: bool = False, label: str | None = None) -> None:
+        self.types = types
+        self.inputs = inputs
+        self.where = where
+        self.shared_ok = shared_ok
+        self.partial = partial
+        self.label = label
 
 
-@dataclass(frozen=True)
 class Alt(Pattern):
     """The first of ``options`` that matches."""
 
-    options: tuple[Pattern, ...]
+    __slots__ = ("options",)
+
+    def __init__(self, options: tuple[Pattern, ...]) -> None:
+        self.options = options
 
 
-@dataclass(frozen=True)
 class Maybe(Pattern):
     """``op``, or nothing: the tensor then matches ``op``'s input ``through``."""
 
-    op: Op
-    through: int = 0
+    __slots__ = ("op", "through")
+
+    def __init__(self, op: Op, through: int = 0) -> None:
+        self.op = op
+        self.through = through
 
 
 def var(name: str) -> Var:
@@ -145,14 +167,16 @@ def op(types: str | tuple[str, ...], *inputs: Pattern, where: Callable[[Node], b
     return Op(names, tuple(inputs), where, shared_ok, partial, label)
 
 
-@dataclass
 class Match:
     """One occurrence: the root node, every matched node, and the bindings."""
 
-    root: Node
-    nodes: list[Node] = field(default_factory=list)
-    bindings: dict[str, Tensor] = field(default_factory=dict)
-    labels: dict[str, Node] = field(default_factory=dict)
+    __slots__ = ("bindings", "labels", "nodes", "root")
+
+    def __init__(self, root: Node) -> None:
+        self.root = root
+        self.nodes: list[Node] = []
+        self.bindings: dict[str, Tensor] = {}
+        self.labels: dict[str, Node] = {}
 
 
 def find(graph: ModelGraph, pattern: Op | Alt,

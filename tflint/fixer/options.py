@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-from tflint.convert import DEFAULT_TIMEOUT, QUANTIZE_MODES
+from tflint.convert_settings import DEFAULT_TIMEOUT, QUANTIZE_MODES
 
 F = TypeVar("F", bound=Callable[..., Any])
 
