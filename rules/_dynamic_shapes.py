@@ -13,6 +13,7 @@ ops downstream of either, in time linear in the number of ops.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from tflint.graph import ModelGraph, Node, Tensor
 
@@ -202,8 +203,7 @@ def _downstream(graph: ModelGraph, sources: list[Node]) -> dict[str, list[Node]]
     return result
 
 
-@dataclass(frozen=True)
-class ModelInput:
+class ModelInput(NamedTuple):
     """A model input as the user knows it: its signature name when it has one."""
 
     name: str

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from tflint import loaders
 from tflint.analyses import Analyses
@@ -34,8 +34,7 @@ _SKIPPED_FOLDERS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv
 INTERNAL_ERROR_CODE = "TFL000"
 
 
-@dataclass(frozen=True)
-class InternalError:
+class InternalError(NamedTuple):
     """A rule or analysis that raised while checking one file: a bug in tflint or a plugin."""
 
     #: The rule's code, or the analysis' name.

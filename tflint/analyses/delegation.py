@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from tflint.graph import ModelGraph, Node
 from tflint.partition import partition
@@ -22,18 +22,21 @@ from tflint.wording import plural
 _CONTROL_FLOW = frozenset({"IF", "WHILE", "CALL_ONCE"})
 
 
-@dataclass(frozen=True)
 class CpuOp:
     """An op the target does not run, and why."""
 
-    node_id: str
-    subgraph: int
-    index: int | None
-    op: str
-    layer: str | None
-    reason: str
-    #: Claimed by the target but failing when built: the model does not prepare.
-    fails_allocation: bool = False
+    __slots__ = ("fails_allocation", "index", "layer", "node_id", "op", "reason", "subgraph")
+
+    def __init__(self, node_id: str, subgraph: int, index: int | None, op: str,
+                 layer: str | None, reason: str, fails_allocation: bool = False) -> None:
+        self.node_id = node_id
+        self.subgraph = subgraph
+        self.index = index
+        self.op = op
+        self.layer = layer
+        self.reason = reason
+        #: Claimed by the target but failing when built: the model does not prepare.
+        self.fails_allocation = fails_allocation
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -43,8 +46,7 @@ class CpuOp:
         }
 
 
-@dataclass(frozen=True)
-class SubgraphDelegation:
+class SubgraphDelegation(NamedTuple):
     subgraph: int
     ops: int
     delegated: int

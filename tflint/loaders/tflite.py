@@ -28,8 +28,7 @@ import math
 import mmap
 import os
 import struct
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from tflint.errors import ModelFileError
 from tflint.graph import Location, ModelGraph, Node, Quantization, Signature, Tensor
@@ -110,8 +109,7 @@ def parse_tflite(buf: Buffer, path: str) -> ModelGraph:
             gc.enable()
 
 
-@dataclass(slots=True)
-class _Opcode:
+class _Opcode(NamedTuple):
     op_type: str
     origin: str
     version: int

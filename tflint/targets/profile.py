@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from tflint.expressions import ExpressionError, Undecided, evaluate
 from tflint.expressions import check as check_expression
@@ -71,8 +71,7 @@ def stored_shape(tensor: OperandSignature | None) -> list[int] | None:
     return [1 if d is None else d for d in tensor.shape]
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):
     """The delegate's decision on one node."""
 
     #: Why the node stays on the CPU; None when the delegate takes it.
