@@ -35,7 +35,7 @@ def test_tflite_lint_imports_no_h5py() -> None:
 
 
 def test_lint_returns_result_with_diagnostics() -> None:
-    result = tflint.lint(fixture("seed/lambda_sincos.keras"))
+    result = tflint.lint(fixture("custom_code/lambda_opaque.keras"))
     assert isinstance(result, tflint.Result)
     [file] = result.files
     assert file.kind == "keras" and file.error is None

@@ -14,6 +14,7 @@ import ast
 import base64
 import json
 import marshal
+import os
 import shutil
 from functools import cache
 from pathlib import Path
@@ -229,8 +230,8 @@ def test_a_class_not_found_says_where_tflint_looked() -> None:
     assert layers["leaky_act"].status == "opaque"
     assert "was not found in the source folders /nonexistent" in layers["leaky_act"].reason
     ghost = finding("custom_code/custom_unreadable.keras", "TFL103", "ghost")
-    assert f"its class Ghost (registered as elsewhere>Ghost) was not found in the source " \
-           f"folders {SOURCE}" in ghost.message
+    assert ("its class Ghost (registered as elsewhere>Ghost) was not found in the source "
+            f"folders {os.path.relpath(SOURCE)}") in ghost.message
     loop = finding("custom_code/custom_unreadable.keras", "TFL103", "repeated")
     assert "(for), which tflint does not read" in loop.message
 

@@ -312,6 +312,19 @@ def _init_attributes(tree: ast.Module, cls: ast.ClassDef,
     return values
 
 
+def folders_text(folders: list[str]) -> str:
+    """The folders as the user would name them: relative to the working folder when inside it
+    (so that a report reads the same wherever the project is checked out)."""
+    shown = []
+    for folder in folders:
+        try:
+            relative = os.path.relpath(folder)
+        except ValueError:  # another drive
+            relative = folder
+        shown.append(folder if relative.startswith("..") else relative)
+    return ", ".join(shown) or "(none)"
+
+
 def read_custom_class(node: Node, entry: dict[str, Any] | None,
                       folders: tuple[str, ...]) -> CodeReading:
     module = entry.get("module") if entry else None
@@ -328,7 +341,7 @@ def read_custom_class(node: Node, entry: dict[str, Any] | None,
         what = f"module {module!r}, " if isinstance(module, str) else ""
         return CodeReading("source", problem=(
             f"its class {class_name} ({what}registered as {registered or class_name}) was not "
-            f"found in the source folders {', '.join(looked) or '(none)'}"),
+            f"found in the source folders {folders_text(looked)}"),
             looked_in=looked)
     path, tree, cls = found
     call = _method(tree, cls, "call")
@@ -365,7 +378,7 @@ def read_custom_function(reference: dict[str, Any] | str,
     if found is None:
         return CodeReading("source", problem=(
             f"its function {name} was not found in the source folders "
-            f"{', '.join(looked) or '(none)'}"), looked_in=looked)
+            f"{folders_text(looked)}"), looked_in=looked)
     path, tree, function = found
     program = from_function_source(function, import_aliases(tree))
     return CodeReading(str(path), program, looked_in=looked)
