@@ -99,7 +99,8 @@ def test_the_layer_made_hard_to_quantize_ranks_first(outlier_int8: dict) -> None
     layers = outlier_int8["data"]["layers"]
     assert layers[0]["layers"] == ["conv2"]
     assert layers[0]["rank"] == 1
-    assert layers[0]["removable_rmse"] > 3 * layers[1]["removable_rmse"]
+    assert layers[0]["removable_rmse"] > 3 * max(row["removable_rmse"] for row in layers[1:])
+    assert layers[0]["output_gain"] > 0.5  # keeping it float removes most of the output error
     assert layers[0]["scale"] > 0
 
 
@@ -117,17 +118,16 @@ def test_keeping_the_worst_layer_float_buys_error_and_costs_placement(
     assert outlier_int8["saved"].stat().st_size > 0
 
 
-def test_keep_float_writes_that_conversion(models: dict[str, Path], tmp_path: Path) -> None:
-    saved = tmp_path / "kept.tflite"
-    run = run_tflint("compare", models["outlier"], "--quantize", "int8", "--keep-float",
-                     "conv2", "--runs", "0", "--candidates", "0", "--samples", "1",
-                     "--save", saved)
-    assert run.code == 0, run.err
+def test_keep_float_quantizes_around_that_layer(models: dict[str, Path], tmp_path: Path) -> None:
     from ai_edge_litert.interpreter import Interpreter
 
-    ops = [d["op_name"] for d in Interpreter(model_path=str(saved))._get_ops_details()]
+    result = _analyse(models["outlier"], tmp_path / "k", quantize="int8", keep_float=["conv2"],
+                      samples=1)
+    ops = [d["op_name"] for d in Interpreter(model_path=result["tflite"])._get_ops_details()]
     assert ops.count("DEQUANTIZE") >= 1 and ops.count("QUANTIZE") >= 2
-    assert "kept in float: 1 op of conv2" in run.out
+    assert "kept in float: 1 op of conv2" in result["notes"]
+    with pytest.raises(ValueError, match="no layer named 'conv9'"):
+        _analyse(models["outlier"], tmp_path / "k2", quantize="int8", keep_float=["conv9"])
 
 
 def test_float32_conversion_agrees_with_keras(models: dict[str, Path], tmp_path: Path) -> None:
@@ -195,7 +195,8 @@ def test_compare_with_reports_output_error_and_worst_layers(
     assert run.code == 1, run.err
     found = run.json()["files"][0]["diagnostics"]
     codes = [d["code"] for d in found]
-    assert codes.count("TFL330") == 1 and codes.count("TFL331") == 2
+    # TFL331 reports at most `layers` ops, those whose float-keeping helps the output.
+    assert codes.count("TFL330") == 1 and 1 <= codes.count("TFL331") <= 2
     output = next(d for d in found if d["code"] == "TFL330")
     assert "output 'head'" in output["message"] and "< 80 dB" in output["message"]
     worst = next(d for d in found if d["code"] == "TFL331" and "rank 1" in d["message"])

@@ -221,6 +221,9 @@ def check(paths: tuple[str, ...], output_format: str, output: Path | None,
               help="Timed runs per engine and thread count (0: no timing).")
 @click.option("--candidates", type=click.IntRange(min=0), default=3, show_default=True,
               help="Worst layers re-quantized with that layer kept in float (int8, int16x8).")
+@click.option("--screen", type=click.IntRange(min=0), default=6, show_default=True,
+              help="Worst layers (by their own error) re-quantized in float to rank them by "
+                   "what that removes from the output error (int8, int16x8).")
 @click.option("--keep-float", "keep_float", multiple=True, metavar="LAYERS",
               help="Quantize with these Keras layers kept in float (comma-separated).")
 @click.option("--save", "save_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -235,7 +238,8 @@ def check(paths: tuple[str, ...], output_format: str, output: Path | None,
               help="Seconds each child process (converter, runs) may take.")
 def compare(model: str, tflite: str | None, quantize: str | None,
             representative_data: str | None, convert_batch: int, inputs_file: str | None,
-            seed: int, samples: int, runs: int, candidates: int, keep_float: tuple[str, ...],
+            seed: int, samples: int, runs: int, candidates: int, screen: int,
+            keep_float: tuple[str, ...],
             save_path: Path | None, targets: tuple[str, ...], output_format: str,
             output: Path | None, timeout: float) -> None:
     """Run a Keras model and its .tflite (converted first when none is given) side by side:
@@ -256,6 +260,7 @@ def compare(model: str, tflite: str | None, quantize: str | None,
         quantize=quantize if tflite is not None or quantize is not None else "none",
         representative_data=representative_data, batch_size=convert_batch or None,
         inputs=inputs_file, seed=seed, samples=samples, runs=runs, candidates=candidates,
+        screen=screen,
         targets=chosen_targets, keep_float=_split(keep_float), timeout=timeout)
     try:
         with tempfile.TemporaryDirectory(prefix="tflint-compare-") as work:

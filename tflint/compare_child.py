@@ -23,10 +23,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tflint.compare_metrics import ErrorStats, rank_layers, to_layer_rows
+from tflint.compare_metrics import ErrorStats, rank_layers, rerank_by_output, to_layer_rows
 
 #: Evaluation samples when the caller does not say.
 DEFAULT_SAMPLES = 4
+#: Worst ops (by their own error) re-quantized in float to rank them by their effect on
+#: the outputs.
+DEFAULT_SCREEN = 6
 #: Calibration samples drawn when there is no representative data.
 CALIBRATION_SAMPLES = 32
 #: Integer inputs without quantization are drawn from [0, INTEGER_INPUT_HIGH).
@@ -490,19 +493,36 @@ def analyse(model_path: str, tflite_path: str | None, work: str,
     keras, tf = _quiet_imports()
     mode = options.get("quantize", "none")
     seed = int(options.get("seed", 0))
+    baseline = _current_rss_mb()
     model = load_keras(keras, model_path, options.get("batch_size"))
     specs = input_specs(model)
+    names = [s["name"] for s in specs]
     if options.get("inputs"):
         batches = read_inputs(options["inputs"], specs)
     else:
         batches = make_inputs(specs, int(options.get("samples") or DEFAULT_SAMPLES), seed)
+    if tflite_path is not None:  # its quantized inputs hold fewer values: Keras sees those
+        given = TfliteRunner(path=tflite_path, names=names)
+        batches = [quantize_inputs(b, given) for b in batches]
+        del given
+    # Keras runs first, at TensorFlow's default threads (all cores), before the converter
+    # raises this process's peak memory.
+    run_keras = keras_runner(tf, model)
+    reference = [run_keras(b) for b in batches]
+    keras_timing = None
+    if options.get("timing") and int(options.get("runs") or 0) > 0:
+        latency, done = _median_ms(lambda: run_keras(batches[0]), int(options["runs"]),
+                                   float(options.get("budget", 3.0)))
+        keras_timing = {"latency_ms": latency, "runs": done,
+                        "peak_mb": max(0.0, _peak_rss_mb() - baseline)}
+    output_names = output_layers(model)
     notes: list[str] = []
     calibrated = float_reference = None
     if mode in _CALIBRATED_MODES:
         calibrated, note = calibrate(tf, model, mode, options.get("representative_data"), seed)
         notes.append(f"{mode}: {note}")
         float_reference = calibrated
-    elif mode != "none":
+    elif mode != "none" and options.get("layer_errors", True):
         float_reference = convert_plain(tf, model, "none")
     if tflite_path is None:
         tflite_path = str(Path(work) / "model.tflite")
@@ -518,12 +538,7 @@ def analyse(model_path: str, tflite_path: str | None, work: str,
             content = convert_plain(tf, model, mode)
         Path(tflite_path).write_bytes(content)
     content = Path(tflite_path).read_bytes()
-    names = [s["name"] for s in specs]
     runner = TfliteRunner(content=content, names=names)
-    batches = [quantize_inputs(b, runner) for b in batches]
-    run_keras = keras_runner(tf, model)
-    reference = [run_keras(b) for b in batches]
-    output_names = output_layers(model)
     measured = [runner.run(b) for b in batches]
     with open(Path(work) / "inputs.pickle", "wb") as handle:
         pickle.dump(batches, handle)
@@ -537,6 +552,7 @@ def analyse(model_path: str, tflite_path: str | None, work: str,
         "output_scale": [float(max(np.abs(r[i]).max() for r in reference))
                          for i in range(len(output_names))],
         "layers": [], "candidates": [], "layer_names": layer_names_of(model),
+        "keras_timing": keras_timing,
     }
     if float_reference is None or not options.get("layer_errors", True):
         return result
@@ -545,18 +561,26 @@ def analyse(model_path: str, tflite_path: str | None, work: str,
         debug = _quietly(lambda: quantize_calibrated(calibrated, mode, [], debug=True))
         attach_layer_wise(layers, layer_wise_errors(debug, batches))
     result["layers"] = rank_layers(to_layer_rows(layers))
-    if calibrated is None or not options.get("candidates"):
+    if calibrated is None:
         return result
-    chosen = result["layers"][:int(options["candidates"])]
-    for position, row in enumerate(chosen):
+    candidates = int(options.get("candidates") or 0)
+    screen = max(candidates, int(options.get("screen", DEFAULT_SCREEN) or 0))
+    for position, row in enumerate(result["layers"][:screen]):
+        # The error this op sends to the outputs, measured: the same calibration
+        # quantized again with the op kept in float.
         requantized = quantize_calibrated(calibrated, mode, [row["tensor"]])
         path = Path(work) / f"candidate{position}.tflite"
         path.write_bytes(requantized)
         candidate = TfliteRunner(content=requantized, names=names)
-        errors = output_errors(reference, [candidate.run(b) for b in batches], output_names)
+        row["kept_float"] = {"path": str(path), "outputs": output_errors(
+            reference, [candidate.run(b) for b in batches], output_names)}
+    result["layers"] = rerank_by_output(result["layers"], result["outputs"])
+    for row in result["layers"][:candidates]:
+        kept = row.pop("kept_float")
         result["candidates"].append({"tensor": row["tensor"], "layers": row["layers"],
-                                     "rank": row["rank"], "path": str(path),
-                                     "outputs": errors})
+                                     "rank": row["rank"], **kept})
+    for row in result["layers"]:
+        row.pop("kept_float", None)
     return result
 
 

@@ -45,6 +45,8 @@ class CompareOptions:
     #: Seconds of timing per configuration at most (after at least 3 runs).
     budget: float = 3.0
     candidates: int = 3
+    #: Worst ops (by their own error) re-quantized in float to rank them by output effect.
+    screen: int = 6
     targets: list[str] = field(default_factory=lambda: ["xnnpack"])
     keep_float: list[str] = field(default_factory=list)
     timeout: float = DEFAULT_TIMEOUT
@@ -93,6 +95,33 @@ def check_inputs(model: str, tflite: str | None, options: CompareOptions) -> Non
     missing = missing_extras()
     if missing:
         raise CompareError(missing)
+    if options.inputs is not None:
+        check_inputs_file(model, options)
+
+
+def check_inputs_file(model: str, options: CompareOptions) -> None:
+    """The ``--inputs`` arrays against the Keras model's inputs, read from its config
+    (no TensorFlow): a mismatch is caught before any child process starts."""
+    from tflint import loaders
+    from tflint.compare_child import InputsError, read_inputs
+    from tflint.errors import ModelFileError
+
+    assert options.inputs is not None
+    try:
+        graph = loaders.load(model)
+    except ModelFileError as exc:
+        raise CompareError(f"{model}: {exc}") from None
+    shapes = [t.shape for t in graph.inputs]
+    if not graph.inputs or any(shape is None or None in shape[1:] for shape in shapes):
+        return  # the child checks what the config leaves open
+    batch = options.batch_size or 1
+    specs = [{"name": t.name, "dtype": t.dtype or "float32",
+              "shape": [batch if t.shape[0] is None else t.shape[0], *t.shape[1:]]}
+             for t in graph.inputs if t.shape is not None]
+    try:
+        read_inputs(options.inputs, specs)
+    except InputsError as exc:
+        raise CompareError(f"{options.inputs}: {exc}") from None
 
 
 def security_refusal(model: str) -> str | None:
@@ -164,11 +193,14 @@ def run_compare(model: str, tflite: str | None, options: CompareOptions,
     if not outcome.ok:
         raise _analysis_error(outcome, model, options)
     data: dict[str, Any] = dict(outcome.value)
+    if not (options.timing and options.runs > 0):
+        data.pop("keras_timing", None)
     data.update(model=model, tflite_given=tflite, quantize=mode, seed=options.seed,
                 batch_size=options.batch_size, cores=cores(), inputs_file=options.inputs)
     data["placement"] = placement(data["tflite"], options.targets)
     if options.timing and options.runs > 0:
-        data["timing"] = timing(model, data["tflite"], work, options)
+        data["timing"] = timing(model, data["tflite"], work, options,
+                                data.pop("keras_timing", None))
     data["candidates"] = [candidate_costs(c, options) for c in data["candidates"]]
     if options.timing and options.runs > 0 and data["candidates"]:
         candidate_latency(data, options)
@@ -226,14 +258,19 @@ def _histogram(names: list[str]) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
-def timing(model: str, tflite: str, work: str, options: CompareOptions) -> dict[str, Any]:
-    """Median latency and peak memory, per engine and thread count (one process each)."""
+def timing(model: str, tflite: str, work: str, options: CompareOptions,
+           keras_at_all_cores: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Median latency and peak memory, per engine and thread count, each in a process of its
+    own (Keras at all cores was measured by the analysis, before it converted)."""
     inputs = str(Path(work) / "inputs.pickle")
     rows: dict[str, Any] = {}
     for threads in sorted({1, cores()}):
-        rows[f"keras/{threads}"] = _run(
-            "time_keras", model, options.batch_size, inputs, threads, options.runs,
-            options.budget, timeout=options.timeout, what="Keras run")
+        if threads == cores() and keras_at_all_cores is not None:
+            rows[f"keras/{threads}"] = keras_at_all_cores
+        else:
+            rows[f"keras/{threads}"] = _run(
+                "time_keras", model, options.batch_size, inputs, threads, options.runs,
+                options.budget, timeout=options.timeout, what="Keras run")
         rows[f"tflite/{threads}"] = _run(
             "time_tflite", tflite, inputs, threads, options.runs, options.budget,
             timeout=options.timeout, what="LiteRT run")

@@ -3,12 +3,18 @@
 Plain numpy, no TensorFlow: the child processes accumulate these over the
 evaluation samples, and the tests check them on arrays.
 
-An op's error is measured two ways, as the TensorFlow quantization debugger
-words them: *model-wise*, its output in the quantized model against the same
-tensor in the float model (the error carried from every op before it
-included), and *added*, what the op adds over the worst of its inputs.  The
-ranking uses the added error: an op downstream of a bad one inherits its
-error, but keeping it in float does not remove it.
+An op's error is measured three ways, as the TensorFlow quantization
+debugger words them: *model-wise*, its output in the quantized model against
+the same tensor in the float model (the error carried from every op before it
+included); *layer-wise* or *own*, the quantized op against the float op fed
+the same inputs (the debug model's ``NumericVerify`` pairs); and *added*,
+what the model-wise error has over the worst input's (the estimate of the own
+error when the debug model is not there).  The ranking uses the part of the
+own error that keeping the op in float removes (an op downstream of a bad
+one inherits its error, but keeping it in float does not remove that); the
+worst few by that measure are then quantized again with the op kept in float,
+and ordered by how much of the output error that removes (the error the op
+sends to the outputs, measured).
 """
 
 from __future__ import annotations
@@ -107,6 +113,28 @@ def to_layer_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def rank_layers(rows: list[dict[str, Any]], key: str = "removable_rmse") -> list[dict[str, Any]]:
     """The rows worst first, numbered from 1."""
     ranked = sorted(rows, key=lambda row: (-row[key], -row["relative_rmse"], row["tensor"]))
+    for rank, row in enumerate(ranked, start=1):
+        row["rank"] = rank
+    return ranked
+
+
+def output_rmse(outputs: list[dict[str, Any]]) -> float:
+    """One figure for all outputs: the root of their mean squared errors summed."""
+    return math.sqrt(sum(output["rmse"] ** 2 for output in outputs))
+
+
+def rerank_by_output(rows: list[dict[str, Any]],
+                     outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ops measured kept in float (``kept_float``) first, by how much of the output
+    error that removes (``output_gain``, a share of the output RMSE); then the others in
+    their order, renumbered from 1."""
+    base = output_rmse(outputs)
+    measured = [row for row in rows if "kept_float" in row]
+    for row in measured:
+        after = output_rmse(row["kept_float"]["outputs"])
+        row["output_gain"] = (base - after) / base if base > 0 else 0.0
+    ranked = sorted(measured, key=lambda row: -row["output_gain"]) + [
+        row for row in rows if "kept_float" not in row]
     for rank, row in enumerate(ranked, start=1):
         row["rank"] = rank
     return ranked

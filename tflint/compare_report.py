@@ -97,13 +97,16 @@ def layer_table(data: dict[str, Any]) -> list[str]:
     for row in data["layers"][:SHOWN_LAYERS]:
         rows.append([str(row["rank"]), ",".join(row["layers"]) or row["tensor"][:40],
                      row["op"], _num(row["scale"]) if row.get("scale") else "-",
-                     f"{100 * row['relative_rmse']:.2f}%", f"{100 * row['added_rmse']:.2f}%",
-                     _num(row["max_abs_error"])])
+                     f"{100 * row['relative_rmse']:.2f}%", f"{100 * row['own_rmse']:.2f}%",
+                     f"{100 * row['removable_rmse']:.2f}%", _num(row["max_abs_error"]),
+                     f"{100 * row['output_gain']:.1f}%" if "output_gain" in row else "-"])
     more = len(data["layers"]) - SHOWN_LAYERS
-    return [f"where quantization hurts ({data['quantize']} vs the float model, op by op, "
-            "ranked by the error each op adds):",
-            *_table(["rank", "layer", "op", "scale", "RMSE/range", "added", "max abs err"],
-                    rows),
+    return [f"where quantization hurts ({data['quantize']} vs the float model, op by op; RMSE "
+            "relative to the float tensor's range: in the model, the op's own, and what "
+            "keeping it float would remove; the worst by that are re-quantized in float and "
+            "ranked first by the share of the output error it removes):",
+            *_table(["rank", "layer", "op", "scale", "in model", "own", "removable",
+                     "max abs err", "output error removed"], rows),
             *([f"  ... {plural(more, 'more op')} in --format json"] if more > 0 else [])]
 
 
@@ -200,13 +203,18 @@ def explain(data: dict[str, Any]) -> list[str]:
     layers = data.get("layers") or []
     if layers:
         top = layers[0]
-        sentences.append(f"the op adding the most error is {top['op']} of "
-                         f"{','.join(top['layers']) or top['tensor']} "
-                         f"({100 * top['added_rmse']:.2f}% of its range)")
+        name = f"{top['op']} of {','.join(top['layers']) or top['tensor']}"
+        if "output_gain" in top:
+            sentences.append(f"keeping {name} in float removes the most output error "
+                             f"({100 * top['output_gain']:.1f}% of the output RMSE); its own "
+                             f"error is {100 * top['own_rmse']:.2f}% of its range")
+        else:
+            sentences.append(f"the op whose own quantization error is the largest is {name} "
+                             f"({100 * top['own_rmse']:.2f}% of its range)")
     best = max(data.get("candidates") or [], key=lambda c: c["outputs"][0]["snr_db"],
                default=None)
     if best is not None and worst is not None:
         gain = best["outputs"][0]["snr_db"] - data["outputs"][0]["snr_db"]
-        sentences.append(f"keeping {','.join(best['layers']) or best['tensor']} in float "
-                         f"changes the output SNR by {gain:+.1f} dB")
+        sentences.append(f"with {','.join(best['layers']) or best['tensor']} in float the "
+                         f"output SNR changes by {gain:+.1f} dB")
     return sentences
