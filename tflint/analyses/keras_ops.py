@@ -21,8 +21,11 @@ differently (the table is measured in float32), which the placement then inherit
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tflint.graph import Location, ModelGraph, Node, Quantization, Shape, Tensor
@@ -64,6 +67,8 @@ class PredictedGraph:
     ops_of_layer: dict[str, list[str]] = field(default_factory=dict)
     #: Op node id -> the Keras node it came from.
     layer_of_op: dict[str, Node] = field(default_factory=dict)
+    #: Keras node id -> the ops built for it (the int8 conversion's, in an int8 graph).
+    lowering_of_layer: dict[str, Lowering] = field(default_factory=dict)
 
 
 def predicted_graph(keras: ModelGraph, prediction: Prediction, conversion: str) -> PredictedGraph:
@@ -113,26 +118,34 @@ class _Builder:
         if first is not None and first.dtype in ("int32", "int64", "bool") and op not in (
                 "GATHER", "CAST", "FULLY_CONNECTED", "EMBEDDING_LOOKUP"):
             return self.tensor(name, shape, first.dtype)  # shape arithmetic stays integer
+        if self.integer and (op == "DEQUANTIZE" or (
+                op != "QUANTIZE" and first is not None and first.dtype == "float32")):
+            return self.tensor(name, shape, "float32")  # kept in float by the int8 conversion
         quantization = _FIXED_OUTPUT.get(op) if self.integer else None
         return self.tensor(name, shape, quantization=quantization)
 
-    def weights(self, name: str, shape: Shape, channel_axis: int) -> Tensor:
-        if not self.integer:
+    def weights(self, name: str, shape: Shape, channel_axis: int, integer: bool) -> Tensor:
+        if not integer:
             return self.tensor(name, shape, "float32", constant=True)
         channels = shape[channel_axis] or 1
         return self.tensor(name, shape, "int8", constant=True, quantization=Quantization(
             scale=(0.01,) * channels, zero_point=(0,) * channels,
             quantized_dimension=channel_axis))
 
-    def bias(self, name: str, size: int | None) -> Tensor:
-        if not self.integer:
+    def bias(self, name: str, size: int | None, integer: bool) -> Tensor:
+        if not integer:
             return self.tensor(name, (size or 1,), "float32", constant=True)
         count = size or 1
         return self.tensor(name, (count,), "int32", constant=True, quantization=Quantization(
             scale=(0.0005,) * count, zero_point=(0,) * count))
 
-    def ints(self, name: str, count: int) -> Tensor:
-        return self.tensor(name, (count,), "int32", constant=True)
+    def ints(self, name: str, values: Sequence[int], shape: Shape | None = None) -> Tensor:
+        """A constant int32 operand holding ``values`` (targets read strides, axes,
+        paddings and sizes)."""
+        tensor = self.tensor(name, shape if shape is not None else (len(values),), "int32",
+                             constant=True)
+        self.result.graph.hold_constant(tensor, struct.pack(f"<{len(values)}i", *values))
+        return tensor
 
     # -- the graph -----------------------------------------------------------------------
     def build(self) -> PredictedGraph:
@@ -156,6 +169,8 @@ class _Builder:
         node = layer.node
         sources = [self.carrier[t.id] for t in node.inputs if t.id in self.carrier]
         lowering = device_lowering(layer)
+        if self.integer:
+            lowering = int8_lowering(lowering)
         if not lowering.ops:  # folded, fused, training-only, or opaque: the tensor passes
             for tensor in node.outputs:
                 if sources:
@@ -168,7 +183,7 @@ class _Builder:
         for i, (op, deps) in enumerate(zip(lowering.ops, lowering.deps, strict=True)):
             data = [produced[d] for d in deps] if deps else list(sources)
             shape = (output_shapes[0] if i in exits
-                     else _inner_shape(op, node.op_type, data, output_shapes[0]))
+                     else _inner_shape(op, node.op_type, node.options, data, output_shapes[0]))
             output = self.output_tensor(f"{layer.layer}/{op.lower()}_{i}", op, data, shape)
             inputs = self.operands(op, node, data, output)
             index = len(self.result.graph)
@@ -183,6 +198,7 @@ class _Builder:
             ids.append(op_node.id)
             self.result.layer_of_op[op_node.id] = node
         self.result.ops_of_layer[node.id] = ids
+        self.result.lowering_of_layer[node.id] = lowering
         last = produced[max(exits)] if exits else produced[-1]
         for tensor in node.outputs:
             self.carrier[tensor.id] = last
@@ -196,51 +212,66 @@ class _Builder:
         out_channels = output.shape[-1] if output.shape else None
         kernel = _pair(config.get("kernel_size"), 1)
         name = layer.layer_name or layer.name
+        # An op the int8 conversion keeps in float reads float weights and constants.
+        integer = self.integer and source.dtype != "float32"
         if op == "CONV_2D":
-            return [source, self.weights(f"{name}/kernel", (out_channels, *kernel, channels), 0),
-                    self.bias(f"{name}/bias", out_channels)]
+            return [source, self.weights(f"{name}/kernel", (out_channels, *kernel, channels), 0,
+                                         integer),
+                    self.bias(f"{name}/bias", out_channels, integer)]
         if op == "DEPTHWISE_CONV_2D":
-            return [source, self.weights(f"{name}/kernel", (1, *kernel, out_channels), 3),
-                    self.bias(f"{name}/bias", out_channels)]
+            return [source, self.weights(f"{name}/kernel", (1, *kernel, out_channels), 3, integer),
+                    self.bias(f"{name}/bias", out_channels, integer)]
         if op == "TRANSPOSE_CONV":
-            return [self.ints(f"{name}/output_shape", 4),
-                    self.weights(f"{name}/kernel", (out_channels, *kernel, channels), 0),
-                    source, self.bias(f"{name}/bias", out_channels)]
+            return [self.ints(f"{name}/output_shape", [d or 1 for d in output.shape or (1,) * 4]),
+                    self.weights(f"{name}/kernel", (out_channels, *kernel, channels), 0, integer),
+                    source, self.bias(f"{name}/bias", out_channels, integer)]
         if op == "CONV_3D":
             size = _triple(config.get("kernel_size"))
-            return [source, self.weights(f"{name}/kernel", (*size, channels, out_channels), 4),
-                    self.bias(f"{name}/bias", out_channels)]
+            return [source, self.weights(f"{name}/kernel", (*size, channels, out_channels), 4,
+                                         integer),
+                    self.bias(f"{name}/bias", out_channels, integer)]
         if op == "FULLY_CONNECTED":
-            return [source, self.weights(f"{name}/kernel", (out_channels, channels), 0),
-                    self.bias(f"{name}/bias", out_channels)]
+            return [source, self.weights(f"{name}/kernel", (out_channels, channels), 0, integer),
+                    self.bias(f"{name}/bias", out_channels, integer)]
         if op in _REDUCTIONS:
-            rank = len(in_shape) if in_shape else 4
-            return [source, self.ints(f"{name}/axis", max(1, rank - 2))]
+            return [source, self.ints(f"{name}/axis", _reduced_axes(config, in_shape))]
         if op == "RESHAPE":
-            return [source, self.ints(f"{name}/shape", len(output.shape or (0,)))]
+            new_shape = [d if d is not None else -1 for d in output.shape or ()]
+            return [source, self.ints(f"{name}/shape", new_shape)]
         if op in ("PAD", "PADV2", "MIRROR_PAD"):
-            rank = len(in_shape) if in_shape else 4
-            return [source, self.tensor(f"{name}/paddings", (rank, 2), "int32", constant=True)]
+            pairs = _paddings(config, in_shape, output.shape)
+            return [source, self.ints(f"{name}/paddings", [v for p in pairs for v in p],
+                                      (len(pairs), 2))]
         if op.startswith("RESIZE_"):
-            return [source, self.ints(f"{name}/size", 2)]
-        if op in ("TRANSPOSE", "TILE", "EXPAND_DIMS"):
+            spatial = list(output.shape[1:3]) if output.shape and len(output.shape) == 4 else []
+            return [source, self.ints(f"{name}/size", [d or 1 for d in spatial] or [1, 1])]
+        if op == "TRANSPOSE":
+            return [source, self.ints(f"{name}/perm", _permutation(config, in_shape))]
+        if op == "TILE":
             rank = len(in_shape) if in_shape else 4
-            return [source, self.ints(f"{name}/{op.lower()}", 1 if op == "EXPAND_DIMS" else rank)]
-        if op == "STRIDED_SLICE" or op == "SLICE":
-            rank = len(in_shape) if in_shape else 1
-            parts = ("begin", "end", "strides") if op == "STRIDED_SLICE" else ("begin", "size")
-            return [source, *(self.ints(f"{name}/{part}", rank) for part in parts)]
+            return [source, self.ints(f"{name}/multiples", [1] * rank)]
+        if op == "EXPAND_DIMS":
+            return [source, self.ints(f"{name}/axis", [1], ())]
+        if op == "STRIDED_SLICE":
+            begin, end = _slice_bounds(config, in_shape)
+            return [source, self.ints(f"{name}/begin", begin), self.ints(f"{name}/end", end),
+                    self.ints(f"{name}/strides", [1] * len(begin))]
+        if op == "SLICE":
+            begin, end = _slice_bounds(config, in_shape)
+            extent = [b - a if b >= 0 else -1 for a, b in zip(begin, end, strict=True)]
+            return [source, self.ints(f"{name}/begin", begin), self.ints(f"{name}/size", extent)]
         if op == "GATHER":
-            return [*data[:2]] if len(data) > 1 else [source, self.ints(f"{name}/indices", 1)]
+            return [*data[:2]] if len(data) > 1 else [source, self.ints(f"{name}/indices", [0])]
         if op in _BINARY and len(data) < 2:
             shape = (channels,) if channels else (1,)
             # The converter quantizes such a constant per tensor, not per channel.
             constant = self.tensor(f"{name}/{op.lower()}", shape,
-                                   "int8" if self.integer else "float32", constant=True,
-                                   quantization=_ACTIVATION if self.integer else None)
+                                   "int8" if integer else "float32", constant=True,
+                                   quantization=_ACTIVATION if integer else None)
             return [source, constant]
         if op == "SPLIT":
-            return [self.tensor(f"{name}/axis", (), "int32", constant=True), source]
+            rank = len(in_shape) if in_shape else 1
+            return [self.ints(f"{name}/axis", [rank - 1], ()), source]
         return data
 
     def options(self, op: str, layer: Node, data: list[Tensor], output: Tensor) -> dict[str, Any]:
@@ -308,13 +339,97 @@ class _Builder:
         return {}
 
 
+@cache
+def int8_conversion_table() -> dict[str, dict[str, Any]]:
+    """Per float op type, what a full-integer int8 conversion makes of it (measured by
+    ``scripts/generate_int8_lowering.py``)."""
+    from tflint.schema import load_data_file
+
+    data: dict[str, Any] = load_data_file(
+        Path(__file__).resolve().parent.parent / "data" / "int8_lowering.json")
+    return dict(data["ops"])
+
+
+def int8_lowering(lowering: Lowering) -> Lowering:
+    """The layer's ops in a full-integer int8 conversion: ops it rewrites replaced by their
+    int8 ops, and ops it keeps in float between a ``DEQUANTIZE`` of each int8 input and a
+    ``QUANTIZE`` of each output an int8 op or the next layer reads."""
+    from tflint.analyses.keras_prediction import Lowering
+
+    table = int8_conversion_table()
+    if not any(op in table and table[op]["int8"] != "int8" for op in lowering.ops):
+        return lowering
+    # Rewrites first: each rewritten op becomes a chain of ops.
+    ops: list[str] = []
+    deps: list[list[int]] = []
+    delegated: list[bool] = []
+    last_of: dict[int, int] = {}
+    for i, (op, on, reads) in enumerate(zip(lowering.ops, lowering.delegated, lowering.deps,
+                                            strict=True)):
+        entry = table.get(op, {})
+        chain = list(entry.get("int8_ops", [op])) if entry.get("int8") == "rewritten" else [op]
+        for k, step in enumerate(chain):
+            deps.append([last_of[d] for d in reads] if k == 0 else [len(ops) - 1])
+            ops.append(step)
+            delegated.append(on)
+        last_of[i] = len(ops) - 1
+    # Then the float islands, with a DEQUANTIZE and a QUANTIZE at their borders.
+    floating = {i for i, op in enumerate(ops) if table.get(op, {}).get("int8") == "float"}
+    floating |= {i for i, op in enumerate(ops) if op == "DEQUANTIZE"}
+    if not floating - {i for i, op in enumerate(ops) if op == "DEQUANTIZE"}:
+        return Lowering(ops, delegated, deps, list(lowering.flex_ops),
+                        lowering.converts_builtin, lowering.subgraphs)
+    exits = set(Lowering(ops, delegated, deps).exits())
+    out = Lowering([], [], [], list(lowering.flex_ops), lowering.converts_builtin,
+                   lowering.subgraphs)
+    as_int8: dict[int, int] = {}  # op -> the new op carrying its int8 value
+    as_float: dict[int, int] = {}
+    dequantized: dict[int | None, int] = {}  # None: the layer's input
+    quantized: dict[int, int] = {}
+
+    def add(op: str, reads: list[int], on: bool = True) -> int:
+        out.ops.append(op)
+        out.deps.append(reads)
+        out.delegated.append(on)
+        return len(out.ops) - 1
+
+    def float_value(source: int | None) -> list[int]:
+        if source is not None and source in as_float:
+            return [as_float[source]]
+        if source not in dequantized:
+            dequantized[source] = add("DEQUANTIZE", [] if source is None else [as_int8[source]])
+        return [dequantized[source]]
+
+    def int8_value(source: int) -> list[int]:
+        if source in as_int8:
+            return [as_int8[source]]
+        if source not in quantized:
+            quantized[source] = add("QUANTIZE", [as_float[source]])
+        return [quantized[source]]
+
+    for i, (op, on, reads) in enumerate(zip(ops, delegated, deps, strict=True)):
+        sources: list[int | None] = list(reads) or [None]
+        if i in floating and op != "DEQUANTIZE":
+            new = add(op, [d for s in sources for d in float_value(s)], on)
+            as_float[i] = new
+            if i in exits:
+                as_int8[i] = add("QUANTIZE", [new])
+                quantized[i] = as_int8[i]
+        elif op == "DEQUANTIZE":
+            as_float[i] = add(op, [as_int8[s] for s in reads], on)
+        else:
+            read = [d for s in reads for d in int8_value(s)]
+            as_int8[i] = add(op, read, on)
+    return out
+
+
 def device_lowering(layer: LayerPrediction) -> Lowering:
     """The layer's ops in a conversion for a device, whose batch is fixed: the static-batch
     lowering when a dynamic batch changes it."""
     return layer.static_lowering if layer.static_lowering is not None else layer.lowering
 
 
-def _inner_shape(op: str, layer_class: str, data: list[Tensor],
+def _inner_shape(op: str, layer_class: str, config: dict[str, Any], data: list[Tensor],
                  layer_output: Shape | None) -> Shape | None:
     """The shape of an op inside a layer, which Keras does not record: its input's, with
     the changes of the ops that change it in the lowerings the table has."""
@@ -324,7 +439,16 @@ def _inner_shape(op: str, layer_class: str, data: list[Tensor],
     if op in ("EXPAND_DIMS", "RESHAPE") and layer_class.endswith("1D") and len(shape) == 3:
         return (shape[0], 1, *shape[1:])  # 1D layers run as 2D ops with a height of 1
     if op in _CHANNEL_OPS and layer_output:
-        return (*shape[:-1], layer_output[-1])
+        channels = layer_output[-1]
+        if op == "DEPTHWISE_CONV_2D":  # a separable convolution's first half
+            multiplier = int(config.get("depth_multiplier", 1) or 1)
+            channels = shape[-1] * multiplier if shape[-1] else None
+        if op == "FULLY_CONNECTED" or len(shape) != 4:
+            return (*shape[:-1], channels)
+        # The layer's strides shrink the feature map in its (depthwise) convolution.
+        spatial = (layer_output[1:3] if len(layer_output) == 4
+                   else (1, layer_output[1]) if len(layer_output) == 3 else shape[1:3])
+        return (shape[0], *spatial, channels)
     return shape
 
 
@@ -358,6 +482,70 @@ def _triple(value: Any) -> tuple[int, int, int]:
     if isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 3:
         return int(value[0] or 1), int(value[1] or 1), int(value[2] or 1)
     return 1, 1, 1
+
+
+def _reduced_axes(config: dict[str, Any], shape: Shape | None) -> list[int]:
+    """The axes a reduction reduces: a layer's ``axis`` (normalization, softmax), else the
+    spatial axes (global pooling over every axis between the batch and the channels)."""
+    rank = len(shape) if shape else 4
+    axis = config.get("axis")
+    if isinstance(axis, int):
+        return [axis + rank if axis < 0 else axis]
+    if isinstance(axis, list | tuple) and axis and all(isinstance(a, int) for a in axis):
+        return [a + rank if a < 0 else a for a in axis]
+    return list(range(1, max(2, rank - 1)))
+
+
+def _paddings(config: dict[str, Any], shape: Shape | None,
+              output: Shape | None) -> list[tuple[int, int]]:
+    """Per axis (before, after): a ZeroPadding layer's padding, else the growth from input
+    to output split as padding ``same`` splits it (the larger half after)."""
+    rank = len(shape) if shape else 4
+    padding = config.get("padding")
+    spatial: list[tuple[int, int]] = []
+    if isinstance(padding, int):
+        spatial = [(padding, padding)] * (rank - 2)
+    elif isinstance(padding, list | tuple):
+        for item in padding:
+            if isinstance(item, int):
+                spatial.append((item, item))
+            elif isinstance(item, list | tuple) and len(item) == 2:
+                spatial.append((int(item[0]), int(item[1])))
+    if len(spatial) == rank - 2:
+        return [(0, 0), *spatial, (0, 0)]
+    pairs = []
+    for before, after in zip(shape or (), output or (), strict=False):
+        grow = (after or 0) - (before or 0) if before and after else 0
+        pairs.append((grow // 2, grow - grow // 2))
+    return pairs or [(0, 0)] * rank
+
+
+def _permutation(config: dict[str, Any], shape: Shape | None) -> list[int]:
+    """A Permute layer's ``dims`` after the batch; otherwise the last two axes swapped."""
+    rank = len(shape) if shape else 4
+    dims = config.get("dims")
+    if isinstance(dims, list | tuple) and len(dims) == rank - 1:
+        return [0, *(int(d) for d in dims)]
+    perm = list(range(rank))
+    if rank >= 2:
+        perm[-1], perm[-2] = perm[-2], perm[-1]
+    return perm
+
+
+def _slice_bounds(config: dict[str, Any], shape: Shape | None) -> tuple[list[int], list[int]]:
+    """Begin and end of a slice: a Cropping layer's crop, else the whole input."""
+    full = [d if d is not None else -1 for d in shape or (1,)]
+    begin, end = [0] * len(full), list(full)
+    cropping = config.get("cropping")
+    if isinstance(cropping, int):
+        cropping = [cropping] * (len(full) - 2)
+    if isinstance(cropping, list | tuple) and len(cropping) == len(full) - 2:
+        for axis, crop in enumerate(cropping, start=1):
+            low, high = (crop, crop) if isinstance(crop, int) else (int(crop[0]), int(crop[1]))
+            begin[axis] = low
+            if end[axis] >= 0:
+                end[axis] -= high
+    return begin, end
 
 
 def _axis(axis: Any, shape: Shape | None) -> int:

@@ -82,7 +82,8 @@ def retarget(keras: ModelGraph, base: Prediction, target: str) -> TargetPredicti
             continue
         reasons = [delegation.cpu_reasons.get(op_id) for op_id in ids]
         op_reasons[p.node.id] = reasons
-        lowering = replace(device_lowering(p), delegated=[r is None for r in reasons])
+        built_lowering = built.lowering_of_layer.get(p.node.id) or device_lowering(p)
+        lowering = replace(built_lowering, delegated=[r is None for r in reasons])
         status = p.status
         if status in ("ok", "cpu"):
             status = "cpu" if any(r is not None for r in reasons) else "ok"
