@@ -22,7 +22,7 @@ class QuantizationLayerError(Rule):
     TensorFlow's quantization debugger measures it (RMSE relative to the
     float tensor's range), less the rounding its output keeps when the op
     stays float; with the max abs error and the quantization scale.  The `layers` worst are
-    reported with their Keras layers and, for int8 and 16x8 models, what
+    reported with their Keras layers and, for int8 models, what
     re-quantizing with that op kept in float does to the output SNR and to
     the ops on the CPU and partitions of each selected target.
 

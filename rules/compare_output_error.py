@@ -18,8 +18,8 @@ class QuantizationOutputError(Rule):
     Only with `--compare-with MODEL.keras`: runs the Keras model and the
     `.tflite` on the same seeded inputs (child processes, as `tflint compare`
     does) and reports each output whose signal-to-noise ratio against Keras
-    is below `min-snr-db`, with its max and mean abs error.  For an int8 or
-    16x8 model it also says what keeping the op that adds the most error in
+    is below `min-snr-db`, with its max and mean abs error.  For an int8
+    model it also says what keeping the op that adds the most error in
     float would bring the SNR to, and what that costs in ops on the CPU and
     partitions.
 

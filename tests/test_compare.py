@@ -207,3 +207,23 @@ def test_compare_with_reports_output_error_and_worst_layers(
 def test_without_compare_with_the_rules_stay_silent(outlier_int8: dict) -> None:
     run = run_tflint(outlier_int8["saved"], "--select", "TFL330,TFL331", "--isolated")
     assert run.code == 0, run.err
+
+
+def test_text_report_has_the_tables(outlier_int8: dict) -> None:
+    from tflint.compare_report import render_text
+
+    text = render_text(outlier_int8["data"])
+    assert "Keras (TensorFlow, graph mode)  1 " in text
+    assert "TFLite (LiteRT, XNNPACK)" in text and "peak memory (MB)" in text
+    assert "\nhead " in text and "SNR (dB)" in text
+    assert "\n1     conv2 " in text  # rank 1 of the layer table
+    assert "xnnpack: CPU ops" in text and "tflm: CPU ops" in text
+
+
+def test_int16x8_ranks_layers_without_candidates(models: dict[str, Path],
+                                                 tmp_path: Path) -> None:
+    result = _analyse(models["plain"], tmp_path / "q16", quantize="int16x8", samples=2,
+                      candidates=3)
+    assert result["outputs"][0]["snr_db"] > 30
+    assert {tuple(row["layers"]) for row in result["layers"]} >= {("conv",), ("scores",)}
+    assert result["candidates"] == []

@@ -220,10 +220,10 @@ def check(paths: tuple[str, ...], output_format: str, output: Path | None,
 @click.option("--runs", type=click.IntRange(min=0), default=30, show_default=True,
               help="Timed runs per engine and thread count (0: no timing).")
 @click.option("--candidates", type=click.IntRange(min=0), default=3, show_default=True,
-              help="Worst layers re-quantized with that layer kept in float (int8, int16x8).")
+              help="Worst layers re-quantized with that layer kept in float (int8).")
 @click.option("--screen", type=click.IntRange(min=0), default=6, show_default=True,
               help="Worst layers (by their own error) re-quantized in float to rank them by "
-                   "what that removes from the output error (int8, int16x8).")
+                   "what that removes from the output error (int8).")
 @click.option("--keep-float", "keep_float", multiple=True, metavar="LAYERS",
               help="Quantize with these Keras layers kept in float (comma-separated).")
 @click.option("--save", "save_path", type=click.Path(dir_okay=False, path_type=Path),

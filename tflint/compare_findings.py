@@ -68,7 +68,7 @@ def measure_against(graph: ModelGraph, keras_path: str,
                     targets: tuple[str, ...]) -> QuantizationError:
     """Run the comparison; a model that cannot be compared is an error of the file."""
     from tflint.compare_command import (
-        CALIBRATED_MODES,
+        KEEP_FLOAT_MODES,
         CompareError,
         CompareOptions,
         quantization_of,
@@ -78,7 +78,7 @@ def measure_against(graph: ModelGraph, keras_path: str,
     try:
         mode = quantization_of(graph.path)
         options = CompareOptions(quantize=mode, targets=list(targets), timing=False,
-                                 candidates=CANDIDATES if mode in CALIBRATED_MODES else 0)
+                                 candidates=CANDIDATES if mode in KEEP_FLOAT_MODES else 0)
         with tempfile.TemporaryDirectory(prefix="tflint-compare-") as work:
             data = run_compare(keras_path, graph.path, options, work)
     except CompareError as exc:

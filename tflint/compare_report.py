@@ -101,10 +101,12 @@ def layer_table(data: dict[str, Any]) -> list[str]:
                      f"{100 * row['removable_rmse']:.2f}%", _num(row["max_abs_error"]),
                      f"{100 * row['output_gain']:.1f}%" if "output_gain" in row else "-"])
     more = len(data["layers"]) - SHOWN_LAYERS
+    screened = any("output_gain" in row for row in data["layers"])
     return [f"where quantization hurts ({data['quantize']} vs the float model, op by op; RMSE "
             "relative to the float tensor's range: in the model, the op's own, and what "
-            "keeping it float would remove; the worst by that are re-quantized in float and "
-            "ranked first by the share of the output error it removes):",
+            "keeping it float would remove"
+            + ("; the worst by that are re-quantized in float and ranked first by the share of "
+               "the output error it removes):" if screened else "):"),
             *_table(["rank", "layer", "op", "scale", "in model", "own", "removable",
                      "max abs err", "output error removed"], rows),
             *([f"  ... {plural(more, 'more op')} in --format json"] if more > 0 else [])]
@@ -167,7 +169,12 @@ def explain(data: dict[str, Any]) -> list[str]:
         if block.get("refused"):
             sentences.append(f"{target}: the model is refused as a whole: {block['refused']}")
             continue
-        if block["cpu_ops"]:
+        if block["cpu_ops"] and block["cpu_ops"] == block["ops"]:
+            kinds = ", ".join(f"{op} x{n}" if n > 1 else op
+                              for op, n in block["cpu_op_types"].items())
+            sentences.append(f"{target}: none of the {plural(block['ops'], 'op')} run on it "
+                             f"({kinds}): all run on the single-threaded reference CPU kernels")
+        elif block["cpu_ops"]:
             kinds = ", ".join(f"{op} x{n}" if n > 1 else op
                               for op, n in block["cpu_op_types"].items())
             sentences.append(
