@@ -156,6 +156,13 @@ def config_features(cls: str, config: dict[str, Any], rank: int | None = None,
         f.update(shape_features(cls, shape))
     elif cls == "Dense" and rank is not None and rank > 2:
         f["input_rank"] = rank
+    if cls == "EinsumDense":
+        # A kernel of rank 3 or more (splitting or merging heads) needs reshapes around
+        # the FULLY_CONNECTED, which read the shape at run time when it is not static.
+        equation = config.get("equation")
+        if isinstance(equation, str) and equation.count(",") == 1 and "->" in equation:
+            kernel = equation.split("->")[0].split(",")[1].replace("...", "").strip()
+            f["kernel_rank"] = len(kernel)
     if cls in CONV_CLASSES:
         f["padding"] = str(config.get("padding", config.get("border_mode", "valid"))).lower()
         f["dilated"] = any(d > 1 for d in _ints(config.get("dilation_rate", 1)))
@@ -482,7 +489,7 @@ class _Predictor:
         #: Ranks of tensors whose shape the config does not record.
         self.ranks: dict[str, int] = {}
         #: Recorded or propagated static shapes, by tensor id.
-        self.shapes = propagate(graph, layer_class)
+        self.shapes = propagate(graph, layer_class, self.flavor)
 
     def single_input_producer(self, node: Node) -> Node | None:
         if len(node.inputs) != 1:

@@ -157,7 +157,10 @@ def _pad(shape: Shape, config: dict[str, Any], sign: int) -> Shape:
     return tuple(out)
 
 
-def _reshape(config: dict[str, Any], shape: Shape) -> Shape | None:
+def _reshape(config: dict[str, Any], shape: Shape, flavor: str) -> Shape | None:
+    """Keras 3 resolves a ``-1`` from the known non-batch dimensions when the layer is
+    built; tf.keras reshapes to ``(batch, -1, ...)`` at run time, so with an unknown
+    batch the converter cannot resolve the ``-1``."""
     target = config.get("target_shape")
     if not isinstance(target, list | tuple):
         return None
@@ -165,8 +168,10 @@ def _reshape(config: dict[str, Any], shape: Shape) -> Shape | None:
     if -1 in dims:
         inner = [d for d in shape[1:] if d is not None]
         known = _product([d for d in dims if d is not None and d != -1])
-        fill = (_product(inner) // known
-                if len(inner) == len(shape) - 1 and known > 0 else None)
+        resolvable = len(inner) == len(shape) - 1 and known > 0
+        if flavor == "tf_keras" and shape[0] is None:
+            resolvable = False
+        fill = _product(inner) // known if resolvable else None
         dims = [fill if d == -1 else d for d in dims]
     return (shape[0], *dims)
 
@@ -259,9 +264,11 @@ def _rnn(config: dict[str, Any], shape: Shape) -> Shape:
     return (shape[0], units)
 
 
-def output_shapes(cls: str, config: dict[str, Any], shapes: list[Shape | None]) -> Shape | None:
+def output_shapes(cls: str, config: dict[str, Any], shapes: list[Shape | None],
+                  flavor: str = "keras3") -> Shape | None:
     """The output shape of one call of a Keras layer of class ``cls``, from its config and
-    its inputs' shapes; ``None`` when not known."""
+    its inputs' shapes, as the converter sees it when the ``flavor`` of Keras (``keras3``
+    or ``tf_keras``) traces the model; ``None`` when not known."""
     if cls in MERGE_CLASSES:
         # Inputs of an elementwise merge have one shape (up to broadcasting): any known
         # input tells it, e.g. past a custom layer on one branch of a residual.
@@ -284,7 +291,7 @@ def output_shapes(cls: str, config: dict[str, Any], shapes: list[Shape | None]) 
     if cls == "EinsumDense":
         return _einsum(config, shape)
     if cls == "Reshape":
-        return _reshape(config, shape)
+        return _reshape(config, shape, flavor)
     if cls == "Flatten":
         return _flatten(shape)
     if cls == "Permute":
@@ -330,7 +337,7 @@ def output_shapes(cls: str, config: dict[str, Any], shapes: list[Shape | None]) 
         inner_cls, inner = _inner(config)
         if inner_cls is None or len(shape) < 3:
             return None
-        step = output_shapes(inner_cls, inner, [(shape[0], *shape[2:])])
+        step = output_shapes(inner_cls, inner, [(shape[0], *shape[2:])], flavor)
         return None if step is None else (step[0], shape[1], *step[1:])
     return None
 
@@ -344,10 +351,12 @@ def _rank_only(cls: str, config: dict[str, Any], rank: int | None) -> int | None
     return None
 
 
-def propagate(graph: ModelGraph, layer_class: Callable[[Node], str] | None = None
-              ) -> dict[str, Shape]:
-    """Shapes of the graph's tensors by tensor id: recorded ones first, computed ones
-    for the rest (in execution order)."""
+def propagate(graph: ModelGraph, layer_class: Callable[[Node], str] | None = None,
+              flavor: str = "keras3") -> dict[str, Shape]:
+    """Shapes of the graph's tensors by tensor id, in execution order: the recorded shape
+    with its unknown dimensions filled in from the computed one (Keras 3 records a
+    Reshape's ``-1`` as None, though it resolves it), the computed one where none is
+    recorded."""
     shapes: dict[str, Shape] = {}
     for tensor in graph.inputs:
         if tensor.shape is not None:
@@ -365,14 +374,22 @@ def propagate(graph: ModelGraph, layer_class: Callable[[Node], str] | None = Non
             cls = inner_cls
         computed: Shape | None = None
         if node.origin == "builtin":
-            computed = output_shapes(cls, config, [shapes.get(t.id) for t in node.inputs])
+            computed = output_shapes(cls, config, [shapes.get(t.id) for t in node.inputs],
+                                     flavor)
             if computed is None:
                 first = shapes.get(node.inputs[0].id) if node.inputs else None
                 rank = _rank_only(cls, config, None if first is None else len(first))
                 computed = None if rank is None else (None,) * rank
+        single = computed if len(node.outputs) == 1 else None
         for tensor in node.outputs:
-            if tensor.shape is not None:
-                shapes[tensor.id] = tuple(tensor.shape)
-            elif computed is not None and len(node.outputs) == 1:
-                shapes[tensor.id] = computed
+            recorded = tuple(tensor.shape) if tensor.shape is not None else None
+            if recorded is None or single is None or len(single) != len(recorded):
+                found = recorded if recorded is not None else single
+                if found is not None:
+                    shapes[tensor.id] = found
+            elif flavor == "tf_keras" and cls == "Reshape":
+                shapes[tensor.id] = single  # what the converter sees, not what Keras says
+            else:
+                shapes[tensor.id] = tuple(r if r is not None else c
+                                          for r, c in zip(recorded, single, strict=True))
     return shapes
