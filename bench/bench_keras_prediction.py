@@ -542,13 +542,14 @@ def ensure_zoo(rebuild: bool, build: bool = True) -> dict[str, Any]:
 # -- comparing ---------------------------------------------------------------------------------
 
 
-def predicted_sets(path: Path) -> tuple[dict[str, list[str]], set[str], dict[str, str], bool,
-                                        int]:
+def predicted_sets(path: Path, delegation_known: bool = True
+                   ) -> tuple[dict[str, list[str]], set[str], dict[str, str], bool, int]:
     """(CPU or Flex ops per layer, opaque layers, class of every layer, converts with
-    builtins, delegate partitions)."""
+    builtins, delegate partitions).  Without ``delegation_known`` (LiteRT could not run
+    the real model: it needs Flex ops) only the layers needing Select TF ops count."""
     prediction = _predict(path)
     bad = {p.layer: p.cpu_ops for p in prediction.layers
-           if p.lowering.cpu_ops or p.status == "flex"}
+           if p.status == "flex" or (p.lowering.cpu_ops and delegation_known)}
     opaque = {p.layer for p in prediction.layers if p.status in ("opaque", "unknown")}
     every = {p.layer: p.node.op_type for p in prediction.layers}
     converts = not any(p.status == "flex" for p in prediction.layers)
@@ -617,7 +618,8 @@ def compare(zoo: dict[str, Any]) -> dict[str, Any]:
         actual = set(cpu_layers)
         for file in real["files"]:
             path = Path(file) if os.path.isabs(file) else CACHE / file
-            predicted, opaque, every, converts, partitions = predicted_sets(path)
+            predicted, opaque, every, converts, partitions = predicted_sets(
+                path, real.get("delegated") is not None or not real.get("ops"))
             bad = set(predicted)
             files += 1
             unmapped += len(lost)
