@@ -176,6 +176,8 @@ class ModelGraph:
         #: Constant data held in memory (graphs built by tests and tools, not read from a file).
         self._constant_data: dict[str, bytes] = {}
         self._traits: frozenset[str] | None = None
+        self._by_type: dict[str, list[Node]] | None = None
+        self._position: dict[str, int] = {}
 
     # -- building -------------------------------------------------------
     def add_node(self, node: Node) -> Node:
@@ -190,6 +192,7 @@ class ModelGraph:
         self._order.append(node.id)
         self._g = None
         self._traits = None
+        self._by_type = None
         for tensor in node.inputs:
             self._consumers.setdefault(tensor.id, []).append(node.id)
         for tensor in node.outputs:
@@ -277,6 +280,19 @@ class ModelGraph:
         tensor.is_constant = True
         tensor.data_size = len(data)
         self._constant_data[tensor.id] = data
+
+    def nodes_of_type(self, types: frozenset[str]) -> list[Node]:
+        """The nodes of these op types, in execution order (pattern roots, without a scan
+        of the whole graph per pattern)."""
+        if self._by_type is None:
+            self._by_type = {}
+            for position, node in enumerate(self.nodes()):
+                self._by_type.setdefault(node.op_type, []).append(node)
+                self._position[node.id] = position
+        found = [node for op_type in types for node in self._by_type.get(op_type, ())]
+        if len(types) > 1:
+            found.sort(key=lambda node: self._position[node.id])
+        return found
 
     def traits(self) -> frozenset[str]:
         """What a rule's ``triggers`` are matched against: every op type, the non-builtin

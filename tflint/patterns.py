@@ -190,8 +190,8 @@ def find(graph: ModelGraph, pattern: Op | Alt,
     types = root_types(pattern)
     claimed: set[str] = set()
     constants = _CONSTANTS.setdefault(graph, {})
-    for node in graph.nodes():
-        if node.op_type not in types or node.id in claimed:
+    for node in graph.nodes_of_type(types):
+        if node.id in claimed:
             continue
         for root in roots:
             if node.op_type not in root.types:
