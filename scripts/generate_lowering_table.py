@@ -624,6 +624,23 @@ def shape_keyed_variants() -> list[Variant]:
     on_ranks("EinsumDense", "EinsumDense", "conv",
              lambda k, r: k.L.EinsumDense(equations[r][0], output_shape=equations[r][1],
                                           bias_axes=None, name="probe"), (2, 3, 4))
+    # A rank-3 kernel splits (or merges) attention heads: reshapes around the matmul.
+    heads = ((lambda k, xs: k.L.EinsumDense("abc,cde->abde", output_shape=(None, 2, 4),
+                                            name="probe")(xs[0])),
+             (lambda k, xs: k.L.EinsumDense("abcd,cde->abe", output_shape=(None, 4),
+                                            name="probe")(xs[0])))
+    out += [
+        _v("EinsumDense/sequence/split_heads", "EinsumDense", "conv", heads[0],
+           inputs=((SEQUENCE, "float32"),), keys=("input_rank", "kernel_rank")),
+        _v("EinsumDense/sequence/split_heads/dynamic_dims", "EinsumDense", "conv", heads[0],
+           inputs=((SEQUENCE_ANY, "float32"),), keys=("input_rank", "dynamic_dims", "kernel_rank"),
+           advice=UNKNOWN_DIMS_ADVICE),
+        _v("EinsumDense/image/merge_heads", "EinsumDense", "conv", heads[1],
+           inputs=(((6, 2, 4), "float32"),), keys=("input_rank", "kernel_rank")),
+        _v("EinsumDense/image/merge_heads/dynamic_dims", "EinsumDense", "conv", heads[1],
+           inputs=(((None, 2, 4), "float32"),),
+           keys=("input_rank", "dynamic_dims", "kernel_rank"), advice=UNKNOWN_DIMS_ADVICE),
+    ]
     on_ranks("BatchNormalization", "BatchNormalization", "normalization",
              lambda k, r: k.L.BatchNormalization(name="probe"), (2, 3, 5))
     on_ranks("LayerNormalization", "LayerNormalization", "normalization",
@@ -811,13 +828,13 @@ class Measurer:
         config = json.loads(model.to_json())
         version = self.keras.__version__
         graph = build_keras_graph(config, "<memory>", {"keras_version": version})
-        shapes = propagate(graph, layer_class)
+        flavor = "keras3" if self.flavor == "keras3" else "tf_keras"
+        shapes = propagate(graph, layer_class, flavor)
         for node in graph.nodes():
             if node.layer_name == "probe" or (variant.cls == "Gelu" and node.op_type == "Gelu"):
                 shape = shapes.get(node.inputs[0].id) if node.inputs else None
                 rank = None if shape is None else len(shape)
-                return layer_features(node, "keras3" if self.flavor == "keras3" else "tf_keras",
-                                      rank, shape)
+                return layer_features(node, flavor, rank, shape)
         raise RuntimeError(f"{variant.id}: no probe layer in the config")
 
     def run(self, variant: Variant) -> dict[str, Any]:

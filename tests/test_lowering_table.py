@@ -64,6 +64,7 @@ SUBSET_KERAS3 = [
     "ZeroPadding2D", "Add", "Embedding", "LSTM", "MultiHeadAttention", "Rescaling",
     "TimeDistributed/Dense", "MaxPooling2D", "Conv2D/mixed_float16",
     "Dense/sequence/dynamic_dims", "Dense/volume", "EinsumDense/sequence", "Flatten/volume",
+    "EinsumDense/sequence/split_heads/dynamic_dims",
     "LayerNormalization/vector", "MaxPooling2D/dynamic_dims",
 ]
 SUBSET_TF_KERAS = ["LSTM", "Embedding", "Flatten", "Activation/silu"]
@@ -132,7 +133,8 @@ def test_when_uses_features_the_predictor_computes(table: dict) -> None:
     context_keys = {"after", "after_activation", "keras"}
     for entry in table["entries"]:
         node = Node(id="n", kind="layer", op_type=entry["class"],
-                    location=Location(entry["class"], "n"), options={})
+                    location=Location(entry["class"], "n"),
+                    options={"equation": "abc,cd->abd"})  # what an EinsumDense needs
         produced = set(layer_features(node, "keras3", shape=(None, None, 5)))
         wrapped_ok = entry["class"] in ("Bidirectional", "TimeDistributed")
         for key in entry["when"]:
