@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any
 
 from tflint_rules._dynamic_shapes import DynamicShapes
@@ -30,17 +29,21 @@ _GENERAL = 4
 MAX_MEASURED = 32
 
 
-@dataclass
 class Cause:
     """A reason for a group of ops to stay off the target."""
 
-    #: ``dynamic-shape``, ``layer`` or ``op``.
-    kind: str
-    #: The cause in the user's terms: ``the dynamic batch of input 'image'``, ``layer 'act'``.
-    subject: str
-    nodes: list[Node] = field(default_factory=list)
-    #: Partitions of the model if the cause's ops ran on the target.
-    partitions_without: int = 0
+    __slots__ = ("kind", "nodes", "partitions_without", "subject")
+
+    def __init__(self, kind: str, subject: str, nodes: list[Node] | None = None,
+                 partitions_without: int = 0) -> None:
+        #: ``dynamic-shape``, ``reason``, ``layer`` or ``op``.
+        self.kind = kind
+        #: The cause in the user's terms: ``the dynamic batch of input 'image'``,
+        #: ``layer 'act'``.
+        self.subject = subject
+        self.nodes: list[Node] = nodes if nodes is not None else []
+        #: Partitions of the model if the cause's ops ran on the target.
+        self.partitions_without = partitions_without
 
     @property
     def op_histogram(self) -> str:

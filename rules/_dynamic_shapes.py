@@ -12,7 +12,6 @@ ops downstream of either, in time linear in the number of ops.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from tflint.graph import ModelGraph, Node, Tensor
@@ -63,8 +62,7 @@ _SHAPE_DTYPES = frozenset({"int32", "int64"})
 MAX_CHAIN = 6
 
 
-@dataclass
-class RuntimeShapeOperand:
+class RuntimeShapeOperand(NamedTuple):
     """An operand that decides an op's output shape but is computed at run time."""
 
     consumer: Node
@@ -79,12 +77,16 @@ class RuntimeShapeOperand:
     origin: str
 
 
-@dataclass
 class DynamicShapes:
-    operands: list[RuntimeShapeOperand] = field(default_factory=list)
-    data_dependent: list[Node] = field(default_factory=list)
-    #: Source node id -> ops downstream of it, in execution order.
-    downstream: dict[str, list[Node]] = field(default_factory=dict)
+    """The run-time shape operands of a model, its data-dependent ops, and what follows."""
+
+    __slots__ = ("data_dependent", "downstream", "operands")
+
+    def __init__(self) -> None:
+        self.operands: list[RuntimeShapeOperand] = []
+        self.data_dependent: list[Node] = []
+        #: Source node id -> ops downstream of it, in execution order.
+        self.downstream: dict[str, list[Node]] = {}
 
 
 def runtime_inputs(graph: ModelGraph) -> set[str]:

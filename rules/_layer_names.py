@@ -11,20 +11,21 @@ in their own model, and keep the full tensor name in the location.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from tflint.graph import ModelGraph, Node, Tensor
 
 _SCOPE_SUFFIX = re.compile(r"_\d+$")
 
 
-@dataclass(frozen=True)
 class LayerNames:
     """How the tensor names of one model map to Keras layer names."""
 
-    #: True when every model/layer scope carries a uniquifying ``_N``
-    #: suffix (Keras 3 export), which is then dropped from layer names.
-    strip_suffix: bool
+    __slots__ = ("strip_suffix",)
+
+    def __init__(self, strip_suffix: bool) -> None:
+        #: True when every model/layer scope carries a uniquifying ``_N``
+        #: suffix (Keras 3 export), which is then dropped from layer names.
+        self.strip_suffix = strip_suffix
 
     def of_tensor(self, tensor: Tensor) -> str | None:
         """The Keras layer a tensor comes from, or None if its name has no layer scope."""
