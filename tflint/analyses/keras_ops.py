@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,8 +67,6 @@ class PredictedGraph:
     ops_of_layer: dict[str, list[str]] = field(default_factory=dict)
     #: Op node id -> the Keras node it came from.
     layer_of_op: dict[str, Node] = field(default_factory=dict)
-    #: Keras node id -> the ops built for it (the int8 conversion's, in an int8 graph).
-    lowering_of_layer: dict[str, Lowering] = field(default_factory=dict)
 
 
 def predicted_graph(keras: ModelGraph, prediction: Prediction, conversion: str) -> PredictedGraph:
@@ -89,6 +87,12 @@ class _Builder:
         self.carrier: dict[str, Tensor] = {}
         #: Keras node id of a Conv/Dense -> the activation a following layer fuses into it.
         self.fused: dict[str, str] = {}
+        #: Layers the converter folds into a neighbour (see ``find_folds``).
+        self.folded: set[str] = set()
+        #: Convolutions that take over the zero padding before them.
+        self.same_padding: set[str] = set()
+        #: Global averages whose reshape to unit axes is folded into them.
+        self.keep_dims: set[str] = set()
 
     # -- tensors -------------------------------------------------------------------------
     def tensor(self, name: str, shape: Shape | None, dtype: str | None = None, *,
@@ -160,15 +164,55 @@ class _Builder:
                 activation = _fused_activation(layer.node)
                 if activation:
                     self.fused[layer.after.id] = activation
+        self.find_folds()
         for layer in self.prediction.layers:
             self.add_layer(layer)
         graph.outputs = [self.carrier[t.id] for t in self.keras.outputs if t.id in self.carrier]
-        return self.result
+        return _fold_reshape_chains(self.result)
+
+    def find_folds(self) -> None:
+        """Layers the converter folds into the convolution next to them: a zero padding
+        equal to what padding ``same`` adds (the convolution then pads itself), and a
+        reshape that only adds unit axes to a global average (``keep_dims``)."""
+        by_node = {p.node.id: p for p in self.prediction.layers}
+        for p in self.prediction.layers:
+            ops = device_lowering(p).ops
+            if ops == ["PAD"] and p.node.op_type == "ZeroPadding2D" and p.node.outputs:
+                users = self.keras.consumers(p.node.outputs[0])
+                user = by_node.get(users[0].id) if len(users) == 1 else None
+                if user is not None and _pads_as_same(p, user):
+                    self.folded.add(p.node.id)
+                    self.same_padding.add(user.node.id)
+            elif ops == ["RESHAPE"] and p.node.inputs:
+                producer = self.keras.producer(p.node.inputs[0])
+                source = by_node.get(producer.id) if producer is not None else None
+                if (source is not None and device_lowering(source).ops[-1:] == ["MEAN"]
+                        and p.input_shapes and p.output_shapes
+                        and _only_unit_axes_added(p.input_shapes[0], p.output_shapes[0])):
+                    self.folded.add(p.node.id)
+                    self.keep_dims.add(source.node.id)
+
+    def folds_into_weights(self, layer: LayerPrediction, lowering: Lowering,
+                           sources: list[Tensor]) -> bool:
+        """An add, subtract or multiply by a constant right after a convolution or a
+        fully connected op with no activation: the converter folds it into the weights or
+        the bias, when the op's output has no other reader."""
+        node = layer.node
+        if (lowering.ops not in (["ADD"], ["SUB"], ["MUL"]) or len(node.inputs) != 1
+                or len(sources) != 1):
+            return False
+        producer = self.result.graph.producer(sources[0])
+        if producer is None or producer.op_type not in _CHANNEL_OPS or producer.options.get(
+                "fused_activation_function", "NONE") != "NONE":
+            return False
+        return len(self.keras.consumers(node.inputs[0])) == 1
 
     def add_layer(self, layer: LayerPrediction) -> None:
         node = layer.node
         sources = [self.carrier[t.id] for t in node.inputs if t.id in self.carrier]
         lowering = device_lowering(layer)
+        if node.id in self.folded or self.folds_into_weights(layer, lowering, sources):
+            lowering = replace(lowering, ops=[], delegated=[], deps=[])
         if self.integer:
             lowering = int8_lowering(lowering)
         if not lowering.ops:  # folded, fused, training-only, or opaque: the tensor passes
@@ -198,7 +242,6 @@ class _Builder:
             ids.append(op_node.id)
             self.result.layer_of_op[op_node.id] = node
         self.result.ops_of_layer[node.id] = ids
-        self.result.lowering_of_layer[node.id] = lowering
         last = produced[max(exits)] if exits else produced[-1]
         for tensor in node.outputs:
             self.carrier[tensor.id] = last
@@ -263,7 +306,8 @@ class _Builder:
         if op == "GATHER":
             return [*data[:2]] if len(data) > 1 else [source, self.ints(f"{name}/indices", [0])]
         if op in _BINARY and len(data) < 2:
-            shape = (channels,) if channels else (1,)
+            shape = _binary_constant_shape(op, layer.op_type, config, in_shape or (1,),
+                                           output.shape)
             # The converter quantizes such a constant per tensor, not per channel.
             constant = self.tensor(f"{name}/{op.lower()}", shape,
                                    "int8" if integer else "float32", constant=True,
@@ -276,7 +320,8 @@ class _Builder:
 
     def options(self, op: str, layer: Node, data: list[Tensor], output: Tensor) -> dict[str, Any]:
         config = layer.options
-        padding = str(config.get("padding", "valid")).upper()
+        padding = ("SAME" if layer.id in self.same_padding
+                   else str(config.get("padding", "valid")).upper())
         fused = self.fused.get(layer.id) or _FUSABLE.get(_activation(config), "NONE")
         if op in ("CONV_2D", "DEPTHWISE_CONV_2D"):
             stride_h, stride_w = _pair(config.get("strides"), 1)
@@ -311,7 +356,10 @@ class _Builder:
             return {"fused_activation_function": fused, "weights_format": "DEFAULT",
                     "keep_num_dims": rank > 2, "asymmetric_quantize_inputs": False}
         if op in _REDUCTIONS:
-            return {"keep_dims": bool(config.get("keepdims", False))}
+            kept = bool(output.shape and data and data[0].shape
+                        and len(output.shape) == len(data[0].shape))
+            return {"keep_dims": bool(config.get("keepdims", False))
+                    or layer.id in self.keep_dims or kept}
         if op in ("ADD", "SUB", "MUL", "DIV"):
             return {"fused_activation_function": "NONE"}
         if op == "SOFTMAX":
@@ -449,7 +497,44 @@ def _inner_shape(op: str, layer_class: str, config: dict[str, Any], data: list[T
         spatial = (layer_output[1:3] if len(layer_output) == 4
                    else (1, layer_output[1]) if len(layer_output) == 3 else shape[1:3])
         return (shape[0], *spatial, channels)
+    if op in _REDUCTIONS:  # kept dims inside a layer (the moments of a normalization)
+        axes = set(_reduced_axes(config, shape))
+        return tuple(1 if axis in axes else d for axis, d in enumerate(shape))
+    if op in _BINARY and op not in _COMPARISONS:
+        shapes = [t.shape for t in data]
+        if len(data) == 1:
+            shapes.append(_binary_constant_shape(op, layer_class, config, shape, layer_output))
+        return _broadcast(shapes)
     return shape
+
+
+def _binary_constant_shape(op: str, layer_class: str, config: dict[str, Any], shape: Shape,
+                           layer_output: Shape | None) -> Shape:
+    """The constant operand of a binary op inside a layer: a scalar for a scalar option
+    (``Rescaling``, a normalization's epsilon added to the variance), else one value per
+    channel of the layer, aligned to the data's rank when the data has kept a reduced last
+    axis (a normalization's scale)."""
+    if isinstance(config.get("scale"), int | float) and layer_class == "Rescaling":
+        return ()
+    if op == "ADD" and "epsilon" in config and shape and shape[-1] == 1:
+        return ()
+    channels = layer_output[-1] if layer_output else shape[-1]
+    if shape and shape[-1] == 1 and channels not in (None, 1):
+        return (*(1,) * (len(shape) - 1), channels)
+    return (channels if channels is not None else 1,)
+
+
+def _broadcast(shapes: list[Shape | None]) -> Shape | None:
+    known = [s for s in shapes if s is not None]
+    if not known:
+        return None
+    rank = max(len(s) for s in known)
+    out: list[int | None] = []
+    for axis in range(rank):
+        dims = [s[axis - rank + len(s)] for s in known if axis - rank + len(s) >= 0]
+        sized = [d for d in dims if d != 1]
+        out.append(sized[0] if sized else 1)
+    return tuple(out)
 
 
 def _device_shape(shape: Shape | None) -> Shape | None:
@@ -482,6 +567,86 @@ def _triple(value: Any) -> tuple[int, int, int]:
     if isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 3:
         return int(value[0] or 1), int(value[1] or 1), int(value[2] or 1)
     return 1, 1, 1
+
+
+def _fold_reshape_chains(built: PredictedGraph) -> PredictedGraph:
+    """The graph with a reshape of a reshape merged into one, as the converter merges them
+    (a 1D layer's squeeze and the next 1D layer's expand), and a reshape that then keeps
+    its input's shape removed."""
+    graph = built.graph
+    removed: set[str] = set()
+    alias: dict[str, Tensor] = {}  # tensor id -> the tensor that now carries its value
+    rewired: dict[str, Tensor] = {}  # node id -> its new data input
+    for node in graph.nodes():
+        if node.op_type != "RESHAPE" or not node.inputs or not node.outputs:
+            continue
+        source = node.inputs[0]
+        producer = graph.producer(source)
+        if (producer is None or producer.op_type != "RESHAPE" or producer.id in removed
+                or len(graph.consumers(source)) != 1 or graph.is_graph_output(source)):
+            continue
+        removed.add(producer.id)
+        origin = rewired.get(producer.id, producer.inputs[0])
+        origin = alias.get(origin.id, origin)
+        rewired[node.id] = origin
+        if origin.shape == node.outputs[0].shape and not graph.is_graph_output(node.outputs[0]):
+            removed.add(node.id)
+            alias[node.outputs[0].id] = origin
+    if not removed:
+        return built
+    folded = ModelGraph(graph.path, graph.kind)
+    folded.inputs = list(graph.inputs)
+    for node in graph.nodes():
+        if node.id in removed:
+            continue
+        inputs = [alias.get(t.id, t) for t in node.inputs]
+        if node.id in rewired:
+            inputs[0] = rewired[node.id]
+        node.inputs = inputs
+        folded.add_node(node)
+        for tensor in inputs:
+            data = graph.read_constant(tensor)
+            if tensor.is_constant and data is not None:
+                folded.hold_constant(tensor, data)
+    folded.outputs = [alias.get(t.id, t) for t in graph.outputs]
+    built.graph = folded
+    built.ops_of_layer = {layer: [i for i in ids if i not in removed]
+                          for layer, ids in built.ops_of_layer.items()}
+    for node_id in removed:
+        built.layer_of_op.pop(node_id, None)
+    return built
+
+
+def _pads_as_same(pad: LayerPrediction, conv: LayerPrediction) -> bool:
+    """Whether ``pad``'s zero padding is exactly what padding ``same`` gives ``conv``."""
+    config = conv.node.options
+    if conv.node.op_type not in ("Conv2D", "DepthwiseConv2D") or str(
+            config.get("padding", "valid")).lower() != "valid":
+        return False
+    if _pair(config.get("dilation_rate"), 1) != (1, 1) or not pad.input_shapes:
+        return False
+    shape = pad.input_shapes[0]
+    if shape is None or len(shape) != 4:
+        return False
+    pairs = _paddings(pad.node.options, shape, pad.output_shapes[0] if pad.output_shapes
+                      else None)
+    kernel = _pair(config.get("kernel_size"), 1)
+    strides = _pair(config.get("strides"), 1)
+    for axis in (1, 2):
+        size = shape[axis]
+        if size is None:
+            return False
+        k, stride = kernel[axis - 1], strides[axis - 1]
+        total = max((-(-size // stride) - 1) * stride + k - size, 0)
+        if pairs[axis] != (total // 2, total - total // 2):
+            return False
+    return pairs[0] == (0, 0) and pairs[3] == (0, 0)
+
+
+def _only_unit_axes_added(before: Shape | None, after: Shape | None) -> bool:
+    if before is None or after is None or len(after) <= len(before):
+        return False
+    return [d for d in after[1:] if d != 1] == [d for d in before[1:] if d != 1]
 
 
 def _reduced_axes(config: dict[str, Any], shape: Shape | None) -> list[int]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from tflint.analyses.delegation import Delegation, predict_delegation
 from tflint.analyses.keras_ops import PredictedGraph, device_lowering, predicted_graph
-from tflint.analyses.keras_prediction import LayerPrediction, Prediction
+from tflint.analyses.keras_prediction import LayerPrediction, Lowering, Prediction
 from tflint.graph import ModelGraph
 from tflint.targets import get_target
 from tflint.wording import plural
@@ -82,8 +82,7 @@ def retarget(keras: ModelGraph, base: Prediction, target: str) -> TargetPredicti
             continue
         reasons = [delegation.cpu_reasons.get(op_id) for op_id in ids]
         op_reasons[p.node.id] = reasons
-        built_lowering = built.lowering_of_layer.get(p.node.id) or device_lowering(p)
-        lowering = replace(built_lowering, delegated=[r is None for r in reasons])
+        lowering = built_lowering(built, ids, device_lowering(p), reasons)
         status = p.status
         if status in ("ok", "cpu"):
             status = "cpu" if any(r is not None for r in reasons) else "ok"
@@ -98,3 +97,14 @@ def retarget(keras: ModelGraph, base: Prediction, target: str) -> TargetPredicti
         conversion=chosen.keras_conversion, refused=delegation.refused,
         has_fallback=chosen.has_fallback, op_reasons=op_reasons, built=built,
         delegation=delegation)
+
+
+def built_lowering(built: PredictedGraph, ids: list[str], base: Lowering,
+                   reasons: list[str | None]) -> Lowering:
+    """A layer's ops as built for the target's conversion (int8 rewrites and the
+    converter's folds included), each delegated unless it has a reason."""
+    nodes = [built.graph.node(i) for i in ids]
+    position = {t.id: k for k, node in enumerate(nodes) for t in node.outputs}
+    deps = [sorted({position[t.id] for t in node.inputs if t.id in position}) for node in nodes]
+    return Lowering([n.op_type for n in nodes], [r is None for r in reasons], deps,
+                    list(base.flex_ops), base.converts_builtin, base.subgraphs)
