@@ -38,11 +38,13 @@ def models(keras: Any) -> dict[str, Callable[[], Any]]:
     layers = keras.layers
 
     def cnn_elu() -> Any:
-        inputs = keras.Input((24, 24, 3), name="image")
+        inputs = keras.Input((32, 32, 3), name="image")
         x = layers.Conv2D(8, 3, strides=2, padding="same", name="stem")(inputs)
         x = layers.BatchNormalization(name="stem_bn")(x)
         x = layers.Activation("elu", name="stem_elu")(x)
-        x = layers.SeparableConv2D(12, 3, strides=2, name="sep")(x)
+        x = layers.ZeroPadding2D(((0, 1), (0, 1)), name="dw_pad")(x)
+        x = layers.DepthwiseConv2D(3, strides=2, activation="relu", name="dw")(x)
+        x = layers.SeparableConv2D(12, 3, strides=2, padding="same", name="sep")(x)
         x = layers.Cropping2D(((1, 0), (1, 0)), name="crop")(x)
         x = layers.ZeroPadding2D(((0, 1), (0, 1)), name="pad")(x)
         x = layers.Conv2D(8, 1, activation="relu6", name="project")(x)

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from typing import Any
+
 import pytest
-from conftest import fixture
+from conftest import ROOT, fixture
 
 import tflint
 from tflint.analyses import Analyses
-from tflint.analyses.keras_ops import predicted_graph
+from tflint.analyses.delegation import predict_delegation
+from tflint.analyses.keras_ops import PredictedGraph, int8_lowering, predicted_graph
+from tflint.analyses.keras_prediction import Lowering
 from tflint.analyses.keras_targets import TargetPrediction
 from tflint.config import Config
+from tflint.graph import Node, Tensor
 from tflint.loaders import load
 
 OTHER_TARGETS = ("ethos-u55-128", "ethos-u85-256", "tflm", "edgetpu", "gpu")
@@ -89,3 +96,158 @@ def test_layers_off_the_gpu_for_one_shared_reason_are_one_finding() -> None:
     shared = [d for d in result.diagnostics if "largest partition" in d.message]
     assert len(shared) == 1
     assert "the ops of 3 layers ('conv', 'gap', 'classifier'" in shared[0].message
+
+
+# -- the ops as a conversion for the target writes them ---------------------------------------
+
+KERAS_TARGETS = ROOT / "fixtures" / "keras_targets"
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+
+@pytest.fixture(scope="module")
+def truth() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((KERAS_TARGETS / "manifest.json").read_text("utf-8"))
+    return data
+
+
+def _built(name: str, conversion: str) -> PredictedGraph:
+    keras = load(str(KERAS_TARGETS / f"{name}.json"))
+    base = Analyses(keras).keras_prediction()
+    assert base is not None
+    return predicted_graph(keras, base, conversion)
+
+
+def _ops_of(built: PredictedGraph, layer: str) -> list[Node]:
+    [node_id] = [k for k, v in built.layer_of_op.items() if v.layer_name == layer][:1] or [None]
+    assert node_id is not None, f"no op for {layer}"
+    keras_id = built.layer_of_op[node_id].id
+    return [built.graph.node(i) for i in built.ops_of_layer[keras_id]]
+
+
+def test_the_int8_conversion_keeps_a_float_only_op_between_dequantize_and_quantize() -> None:
+    lowering = int8_lowering(Lowering(["FULLY_CONNECTED", "ELU"], [True, True], [[], [0]]))
+    assert lowering.ops == ["FULLY_CONNECTED", "DEQUANTIZE", "ELU", "QUANTIZE"]
+    assert lowering.deps == [[], [0], [1], [2]] and lowering.exits() == [3]
+    # A float op reading the layer's input is dequantized from it.
+    first = int8_lowering(Lowering(["ELU", "ADD"], [True, True], [[], [0]]))
+    assert first.ops == ["DEQUANTIZE", "ELU", "QUANTIZE", "ADD"]
+    unchanged = Lowering(["CONV_2D", "HARD_SWISH"], [True, True], [[], [0]])
+    assert int8_lowering(unchanged) is unchanged  # measured: both run in int8
+
+
+def test_the_int8_graph_computes_elu_in_float_and_ethos_u_leaves_it_on_the_cpu() -> None:
+    built = _built("cnn_elu", "int8")
+    ops = {n.op_type: n for n in _ops_of(built, "stem_elu")}
+    assert list(ops) == ["DEQUANTIZE", "ELU", "QUANTIZE"]
+    assert ops["DEQUANTIZE"].inputs[0].dtype == "int8"
+    assert ops["ELU"].inputs[0].dtype == ops["ELU"].outputs[0].dtype == "float32"
+    assert ops["ELU"].inputs[0].quantization is None
+    assert ops["QUANTIZE"].outputs[0].dtype == "int8"
+    placed = predict_delegation(built.graph, "ethos-u55-128")
+    assert {built.graph.node(n).op_type for n in placed.cpu_reasons} == {
+        "DEQUANTIZE", "ELU", "QUANTIZE"}
+
+
+def test_small_constant_operands_hold_the_values_the_targets_read() -> None:
+    built = _built("cnn_elu", "int8")
+    [crop] = _ops_of(built, "crop")
+    begin, end, strides = (_values(built, t) for t in crop.inputs[1:])
+    assert strides == (1, 1, 1, 1)  # the Edge TPU and the GPU read them
+    assert begin == (0, 1, 1, 0) and end == (1, 4, 4, 12)
+    [mean] = _ops_of(built, "gap")
+    assert _values(built, mean.inputs[1]) == (1, 2)
+    [pad] = _ops_of(built, "pad")
+    assert _values(built, pad.inputs[1]) == (0, 0, 0, 1, 0, 1, 0, 0)
+    assert pad.inputs[1].shape == (4, 2)
+    edgetpu = predict_delegation(built.graph, "edgetpu")
+    # Off the Edge TPU only because it follows the float ELU, not for its strides.
+    assert crop.id in edgetpu.follows
+
+
+def _values(built: PredictedGraph, tensor: Tensor) -> tuple[float, ...] | None:
+    from tflint.patterns import constant_values
+
+    return constant_values(built.graph, tensor)
+
+
+def test_a_separable_convolution_s_depthwise_half_keeps_the_input_channels() -> None:
+    built = _built("cnn_elu", "float32")
+    depthwise, pointwise = _ops_of(built, "sep")
+    assert depthwise.op_type == "DEPTHWISE_CONV_2D" and pointwise.op_type == "CONV_2D"
+    assert depthwise.inputs[0].shape == (1, 8, 8, 8)
+    assert depthwise.outputs[0].shape == (1, 4, 4, 8)  # strided, channels x multiplier 1
+    assert pointwise.outputs[0].shape == (1, 4, 4, 12)
+    assert not predict_delegation(built.graph, "gpu").cpu_reasons
+
+
+def test_a_padding_equal_to_same_folds_into_the_convolution_after_it() -> None:
+    built = _built("cnn_elu", "int8")
+    assert not [n for n in built.graph.nodes() if n.layer_name == "dw_pad"]
+    [depthwise] = _ops_of(built, "dw")
+    assert depthwise.options["padding"] == "SAME"
+    assert depthwise.inputs[0].shape == (1, 16, 16, 8)
+    # A padding that a 1x1 convolution would not add stays a PAD.
+    assert [n.op_type for n in _ops_of(built, "pad")] == ["PAD"]
+
+
+def test_a_1d_layer_s_squeeze_and_the_next_one_s_expand_cancel() -> None:
+    built = _built("audio_conv1d", "int8")
+    assert [n.op_type for n in _ops_of(built, "c1")] == ["RESHAPE", "CONV_2D"]
+    assert [n.op_type for n in _ops_of(built, "pool1")] == ["MAX_POOL_2D"]
+    [pool] = _ops_of(built, "pool1")
+    assert pool.inputs[0].shape == (1, 1, 14, 8)
+
+
+def test_a_normalization_keeps_the_reduced_axis_inside_the_layer() -> None:
+    built = _built("sequence_attention", "float32")
+    ops = _ops_of(built, "ln")
+    means = [n for n in ops if n.op_type == "MEAN"]
+    assert all(n.outputs[0].shape == (1, 8, 1) and n.options["keep_dims"] for n in means)
+    add_epsilon = next(n for n in ops if n.op_type == "ADD")
+    assert add_epsilon.inputs[1].shape == ()
+
+
+@pytest.mark.parametrize("target", OTHER_TARGETS)
+def test_layers_off_each_target_match_the_real_tools(truth: dict[str, Any], target: str) -> None:
+    """The layers with ops off the target, predicted from the Keras config, are the ones the
+    real tool (Vela, the TFLite Micro interpreter, the GPU Analyzer) left off the real
+    conversion, and so are the accelerator partitions."""
+    wrong = []
+    for name, entry in truth["models"].items():
+        seen = entry["targets"][target]
+        analyses = Analyses(load(str(KERAS_TARGETS / entry["file"])), (target,))
+        prediction = analyses.keras_prediction()
+        assert isinstance(prediction, TargetPrediction)
+        off = {p.layer for p in prediction.layers
+               if any(r is not None for r in prediction.op_reasons.get(p.node.id, []))}
+        if off != set(seen["off_layers"]) - {"(no layer)"}:
+            wrong.append(f"{name}: predicted {sorted(off)}, real {seen['off_layers']}")
+        if target != "tflm" and prediction.partitions != seen["partitions"]:
+            wrong.append(f"{name}: {prediction.partitions} partitions, real {seen['partitions']}")
+    assert not wrong
+
+
+@pytest.mark.vela
+@pytest.mark.slow
+def test_vela_still_places_the_sample_as_the_manifest_records(truth: dict[str, Any]) -> None:
+    import bench_keras_targets as bench
+    from generate_keras_targets_fixtures import VELA_SAMPLE
+    from vela_runner import vela_version
+
+    assert vela_version() in truth["versions"]
+    tflite = KERAS_TARGETS / f"{VELA_SAMPLE}_int8.tflite"
+    configs = ("ethos-u55-128", "ethos-u85-256")
+    measured = bench.measure_truth({c: [tflite] for c in configs})
+    keras = load(str(KERAS_TARGETS / f"{VELA_SAMPLE}.json"))
+    for config in configs:
+        seen = measured[(config, tflite.name)]
+        prediction = Analyses(keras, (config,)).keras_prediction()
+        assert isinstance(prediction, TargetPrediction)
+        layers = bench.op_layers(tflite, keras, {p.layer: set(p.lowering.ops)
+                                                 for p in prediction.layers})
+        off = {layers[i] or "(no layer)" for i, o in enumerate(seen["off"]) if o}
+        recorded = truth["models"][VELA_SAMPLE]["targets"][config]
+        assert sorted(off) == recorded["off_layers"]
+        assert seen["off"].count(False) == recorded["on_target"]
+        assert seen["partitions"] == recorded["partitions"]
