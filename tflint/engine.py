@@ -69,6 +69,8 @@ class FileResult:
     #: Per selected target: its one-line placement summary.
     placement_summaries: dict[str, str] = field(default_factory=dict)
     internal_errors: list[InternalError] = field(default_factory=list)
+    #: The project's source folders the analyses read custom code from.
+    sources: tuple[str, ...] = ()
 
     @property
     def delegation(self) -> dict[str, Any] | None:
@@ -234,7 +236,8 @@ def lint_file(path: str, rules: Sequence[type[Rule]], config: Config,
     result.kind = graph.kind
     result.graph = graph
     result.model = model_summary(graph)
-    analyses = result.analyses = Analyses(graph, config.targets, config.source_folders(),
+    result.sources = config.source_folders()
+    analyses = result.analyses = Analyses(graph, config.targets, result.sources,
                                           compare_with=compare_with)
     traits = graph.traits() | {f"target:{name}" for name in analyses.targets}
     for rule in rules:

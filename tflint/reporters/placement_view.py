@@ -77,7 +77,8 @@ def graph_and_analyses(file: FileResult) -> tuple[ModelGraph, Analyses] | None:
     except ModelFileError:
         return None
     targets = list(file.placements)
-    return graph, (Analyses(graph, targets) if targets else Analyses(graph))
+    return graph, (Analyses(graph, targets, file.sources) if targets
+                   else Analyses(graph, sources=file.sources))
 
 
 def target_placements(graph: ModelGraph, analyses: Analyses) -> list[TargetPlacement]:
