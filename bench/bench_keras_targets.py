@@ -337,6 +337,8 @@ class Tally:
     on_exact: int = 0
     partitions_exact: int = 0
     unmapped_off: int = 0
+    #: Layers predicted off to which the tensor names attribute no op of the conversion.
+    unverifiable: int = 0
     rows: list[str] = field(default_factory=list)
 
 
@@ -381,8 +383,10 @@ def compare(names: list[str], truths: dict[tuple[str, str], dict[str, Any]],
                     real_off.add(layers[i])
             real_on = len(truth["off"]) - len(ops_off)
             tally.models += 1
+            mapped = {layer for layer in layers if layer}
             tally.tp += len(off & real_off)
             tally.fp += len(off - real_off)
+            tally.unverifiable += len((off - real_off) - mapped)
             tally.fn += len(real_off - off)
             tally.on_predicted += delegated
             tally.on_real += real_on
@@ -450,15 +454,20 @@ def main(argv: list[str] | None = None) -> int:
         print("| --- | --- | --- | --- | --- | --- |")
         for row in tally.rows:
             print(row)
-    print("\n| target | models | layer precision | layer recall | ops on target predicted/real "
-          "(sum) | per model exact | partitions exact | off ops mapped to no layer |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("\n| target | models | layer precision | precision, layers with ops in the conversion "
+          "| layer recall | ops on target predicted/real (sum) | per model exact | partitions "
+          "exact | off ops mapped to no layer |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for target, t in tallies.items():
         precision = t.tp / (t.tp + t.fp) if t.tp + t.fp else 1.0
+        checked = t.fp - t.unverifiable
+        checkable = t.tp / (t.tp + checked) if t.tp + checked else 1.0
         recall = t.tp / (t.tp + t.fn) if t.tp + t.fn else 1.0
+        partitions = "-" if target == "tflm" else f"{t.partitions_exact}/{t.models}"
         print(f"| {target} | {t.models} | {precision:.3f} ({t.tp}/{t.tp + t.fp}) | "
+              f"{checkable:.3f} ({t.tp}/{t.tp + checked}) | "
               f"{recall:.3f} ({t.tp}/{t.tp + t.fn}) | {t.on_predicted}/{t.on_real} | "
-              f"{t.on_exact}/{t.models} | {t.partitions_exact}/{t.models} | {t.unmapped_off} |")
+              f"{t.on_exact}/{t.models} | {partitions} | {t.unmapped_off} |")
     return 0
 
 

@@ -57,7 +57,8 @@ def models(keras: Any) -> dict[str, Callable[[], Any]]:
         x = layers.Conv2D(8, 3, padding="same", name="stem")(inputs)
         x = layers.Activation("hard_swish", name="stem_hs")(x)
         x = layers.DepthwiseConv2D(3, padding="same", name="dw")(x)
-        s = layers.GlobalAveragePooling2D(keepdims=True, name="se_pool")(x)
+        s = layers.GlobalAveragePooling2D(name="se_pool")(x)
+        s = layers.Reshape((1, 1, 8), name="se_shape")(s)
         s = layers.Conv2D(4, 1, activation="relu", name="se_reduce")(s)
         s = layers.Conv2D(8, 1, activation="hard_sigmoid", name="se_expand")(s)
         x = layers.Multiply(name="se_scale")([x, s])
@@ -71,6 +72,7 @@ def models(keras: Any) -> dict[str, Callable[[], Any]]:
         x = layers.LayerNormalization(name="ln")(x)
         a = layers.MultiHeadAttention(2, 8, name="mha")(x, x)
         x = layers.Add(name="res")([x, a])
+        x = layers.Attention(name="dot")([x, x])
         x = layers.GlobalAveragePooling1D(name="pool")(x)
         return keras.Model(inputs, layers.Dense(3, name="out")(x), name="sequence_attention")
 

@@ -251,3 +251,21 @@ def test_vela_still_places_the_sample_as_the_manifest_records(truth: dict[str, A
         assert sorted(off) == recorded["off_layers"]
         assert seen["off"].count(False) == recorded["on_target"]
         assert seen["partitions"] == recorded["partitions"]
+
+
+def test_a_reshape_to_unit_axes_after_a_global_average_folds_into_it() -> None:
+    built = _built("squeeze_excite", "int8")
+    assert not [n for n in built.graph.nodes() if n.layer_name == "se_shape"]
+    [mean] = _ops_of(built, "se_pool")
+    assert mean.options["keep_dims"] and mean.outputs[0].shape == (1, 1, 1, 8)
+    [reduce] = _ops_of(built, "se_reduce")
+    assert reduce.inputs[0] is mean.outputs[0]  # a 4-D input, as TFLite Micro needs
+    assert not predict_delegation(built.graph, "tflm").cpu_reasons
+
+
+def test_attention_multiplies_its_weights_by_the_values() -> None:
+    built = _built("sequence_attention", "int8")
+    first, _, second = _ops_of(built, "dot")
+    assert first.op_type == second.op_type == "BATCH_MATMUL"
+    assert len(second.inputs) == 2 and second.inputs[1] is first.inputs[1]
+    assert not predict_delegation(built.graph, "tflm").cpu_reasons.get(second.id)

@@ -91,8 +91,8 @@ class _Builder:
         self.folded: set[str] = set()
         #: Convolutions that take over the zero padding before them.
         self.same_padding: set[str] = set()
-        #: Global averages whose reshape to unit axes is folded into them.
-        self.keep_dims: set[str] = set()
+        #: Global averages whose reshape to unit axes is folded into them -> that shape.
+        self.keep_dims: dict[str, Shape | None] = {}
 
     # -- tensors -------------------------------------------------------------------------
     def tensor(self, name: str, shape: Shape | None, dtype: str | None = None, *,
@@ -190,7 +190,7 @@ class _Builder:
                         and p.input_shapes and p.output_shapes
                         and _only_unit_axes_added(p.input_shapes[0], p.output_shapes[0])):
                     self.folded.add(p.node.id)
-                    self.keep_dims.add(source.node.id)
+                    self.keep_dims[source.node.id] = p.output_shapes[0]
 
     def folds_into_weights(self, layer: LayerPrediction, lowering: Lowering,
                            sources: list[Tensor]) -> bool:
@@ -222,10 +222,14 @@ class _Builder:
             return
         exits = set(lowering.exits())
         output_shapes = [_device_shape(s) for s in layer.output_shapes] or [None]
+        if node.id in self.keep_dims:
+            output_shapes = [_device_shape(self.keep_dims[node.id])]
         produced: list[Tensor] = []
         ids: list[str] = []
         for i, (op, deps) in enumerate(zip(lowering.ops, lowering.deps, strict=True)):
             data = [produced[d] for d in deps] if deps else list(sources)
+            if op == "BATCH_MATMUL" and len(data) == 1 and len(sources) > 1:
+                data.append(sources[1])  # the attention weights times the values
             shape = (output_shapes[0] if i in exits
                      else _inner_shape(op, node.op_type, node.options, data, output_shapes[0]))
             output = self.output_tensor(f"{layer.layer}/{op.lower()}_{i}", op, data, shape)
