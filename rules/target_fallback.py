@@ -158,6 +158,10 @@ def _keras_findings(ctx: RuleContext) -> Iterator[Diagnostic]:
             which = "which" if len(off_ops) == len(p.lowering.ops) else \
                 f"of which {histogram(off_ops)}"
             why = reason if reason.startswith(node.op_type) else f"{node.op_type}: {reason}"
+            kept = _kept_in_float(built, ids, prediction.conversion)
+            if kept and node.op_type in ("DEQUANTIZE", "QUANTIZE"):
+                why = (f"the int8 conversion leaves {histogram(kept)} in float, between a "
+                       f"DEQUANTIZE and a QUANTIZE; {why}")
             message = (f"on {target.title}: {describe(p.node)} becomes "
                        f"{histogram(p.lowering.ops)}, {which} {verb}: {why}")
             followers = joined.get(layer_id, [])
@@ -190,6 +194,17 @@ def _general_reason(built: PredictedGraph, delegation: Delegation, layer_id: str
             return ""
         return reason
     return ""
+
+
+def _kept_in_float(built: PredictedGraph, ids: list[str], conversion: str) -> list[str]:
+    """The layer's ops an int8 conversion computes in float (measured per op type)."""
+    if conversion != "int8":
+        return []
+    from tflint.analyses.keras_ops import int8_conversion_table
+
+    table = int8_conversion_table()
+    return [op for op in (built.graph.node(i).op_type for i in ids)
+            if table.get(op, {}).get("int8") == "float"]
 
 
 def _article(word: str) -> str:

@@ -269,3 +269,11 @@ def test_attention_multiplies_its_weights_by_the_values() -> None:
     assert first.op_type == second.op_type == "BATCH_MATMUL"
     assert len(second.inputs) == 2 and second.inputs[1] is first.inputs[1]
     assert not predict_delegation(built.graph, "tflm").cpu_reasons.get(second.id)
+
+
+def test_the_finding_says_the_int8_conversion_leaves_the_op_in_float() -> None:
+    config = Config(select=["TFL130"], targets=["ethos-u55-128"])
+    [result] = tflint.lint(str(KERAS_TARGETS / "cnn_elu.json"), config).files
+    [finding] = [d for d in result.diagnostics if d.code == "TFL130"]
+    assert "'stem_elu' becomes DEQUANTIZE, ELU, QUANTIZE" in finding.message
+    assert "the int8 conversion leaves ELU in float" in finding.message
