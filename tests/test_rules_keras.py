@@ -320,3 +320,16 @@ def test_a_flatten_after_pooling_is_predicted_from_propagated_shapes(tmp_path: P
     _, flatten = _layer(path, 1)
     assert flatten.input_shapes == [(None, 2, 2, 2, 2)] and flatten.output_shapes == [(None, 16)]
     assert flatten.features["input_rank"] == 5 and flatten.entry["when"]["input_rank"] == 5
+
+
+def test_an_unknown_sequence_length_is_reported_with_the_fixed_size_advice(
+        tmp_path: Path) -> None:
+    dense = ("Dense", {"units": 3, "activation": "linear"})
+    path = _tf_keras_model(tmp_path, "any_length", [1, None, 5], [dense])
+    [file] = tflint.lint(str(path), tflint.Config(select=["TFL121", "TFL222"])).files
+    [finding] = file.diagnostics
+    assert finding.code == "TFL121" and "SHAPE" in finding.message
+    assert "input dimension other than the batch is unknown" in (finding.suggestion or "")
+    fixed = _tf_keras_model(tmp_path, "fixed", [1, 6, 5], [dense])
+    assert not tflint.lint(str(fixed), tflint.Config(select=["TFL121", "TFL222"])).files[
+        0].diagnostics
