@@ -52,6 +52,9 @@ OUT = ROOT / "bench" / ".cache" / "keras_targets"
 TARGETS = ("ethos-u55-128", "ethos-u85-256", "tflm", "edgetpu", "gpu")
 CONVERSION = {"ethos-u55-128": "int8", "ethos-u85-256": "int8", "tflm": "int8",
               "edgetpu": "int8", "gpu": "float32"}
+#: Own models (built here, saved in ``bench/.cache/keras_targets``): an embedding, Dense and
+#: pooling on sequences, upsampling and resizing.
+EXTRA_MODELS = ("embedding_conv", "sequence_mlp", "resize_head")
 #: Keras 3 zoo models (their ``.keras`` files): the applications families the targets are
 #: used with, and small models with Dense on rank 3, attention, pooling, recurrent layers,
 #: Conv1D, upsampling and resizing, and an embedding.
@@ -60,6 +63,7 @@ MODELS = (
     "efficientnet_b1", "resnet50_b1", "densenet_b1", "nasnet_mobile", "convnext_b1",
     "transformer_static", "attention_pool", "dense_ranks_b1", "pooling_ranks_b1",
     "lstm_static", "conv1d_audio", "seg_head_bilinear", "unet", "flatten_mlp", "text_bilstm",
+    *EXTRA_MODELS,
 )
 #: Seconds one model's conversion may take (int8 calibration of some recurrent models
 #: does not finish).
@@ -86,9 +90,13 @@ def _convert_child(name: str) -> None:
     with silenced():
         import keras
         import tensorflow as tf
-    path = ZOO_CACHE / f"{name}.keras"
+    path = keras_file(name)
     keras.utils.set_random_seed(SEED)
-    if path.exists():
+    if name in EXTRA_MODELS and not path.exists():
+        with silenced():
+            model = extra_models(keras)[name]()
+            model.save(str(path))
+    elif path.exists():
         with silenced():
             model = keras.models.load_model(str(path), compile=False, safe_mode=False)
     else:
@@ -108,6 +116,44 @@ def _convert_child(name: str) -> None:
                 str(exc).strip().splitlines()[-1][:300])
             continue
         target.write_bytes(data)
+
+
+def keras_file(name: str) -> Path:
+    return (OUT if name in EXTRA_MODELS else ZOO_CACHE) / f"{name}.keras"
+
+
+def extra_models(keras: Any) -> dict[str, Any]:
+    layers = keras.layers
+
+    def embedding_conv() -> Any:
+        inputs = keras.Input((16,), dtype="int32", name="tokens")
+        x = layers.Embedding(50, 8, name="embed")(inputs)
+        x = layers.Conv1D(8, 3, activation="relu", name="conv")(x)
+        x = layers.GlobalAveragePooling1D(name="pool")(x)
+        return keras.Model(inputs, layers.Dense(3, activation="softmax", name="out")(x),
+                           name="embedding_conv")
+
+    def sequence_mlp() -> Any:
+        inputs = keras.Input((12, 6), name="sequence")
+        x = layers.Dense(16, activation="relu", name="dense_r3")(inputs)
+        x = layers.LayerNormalization(name="ln")(x)
+        x = layers.AveragePooling1D(2, name="avg")(x)
+        x = layers.Dense(8, activation="swish", name="dense_swish")(x)
+        x = layers.MaxPooling1D(2, name="max")(x)
+        x = layers.Flatten(name="flat")(x)
+        return keras.Model(inputs, layers.Dense(4, name="out")(x), name="sequence_mlp")
+
+    def resize_head() -> Any:
+        inputs = keras.Input((16, 16, 3), name="image")
+        x = layers.Conv2D(8, 3, strides=2, padding="same", activation="relu", name="down")(inputs)
+        x = layers.UpSampling2D(name="up_nearest")(x)
+        x = layers.Resizing(24, 24, name="resize")(x)
+        x = layers.Conv2DTranspose(4, 3, strides=2, padding="same", name="deconv")(x)
+        return keras.Model(inputs, layers.Conv2D(2, 1, activation="sigmoid", name="mask")(x),
+                           name="resize_head")
+
+    return {"embedding_conv": embedding_conv, "sequence_mlp": sequence_mlp,
+            "resize_head": resize_head}
 
 
 def convert_model(model: Any, conversion: str) -> bytes:
@@ -156,13 +202,15 @@ def convert_all(names: list[str]) -> None:
             continue
         print(f"  converting {name}...", file=sys.stderr, flush=True)
         try:
-            subprocess.run([sys.executable, __file__, "--convert-child", name],
-                           timeout=CONVERT_TIMEOUT, check=False)
+            code = subprocess.run([sys.executable, __file__, "--convert-child", name],
+                                  timeout=CONVERT_TIMEOUT, check=False).returncode
+            why = f"the converting process ended with code {code}"
         except subprocess.TimeoutExpired:
-            for conversion in ("float32", "int8"):
-                if not (OUT / f"{name}_{conversion}.tflite").exists():
-                    (OUT / f"{name}_{conversion}.error").write_text(
-                        f"conversion did not finish in {CONVERT_TIMEOUT} s")
+            why = f"conversion did not finish in {CONVERT_TIMEOUT} s"
+        for conversion in ("float32", "int8"):
+            done = OUT / f"{name}_{conversion}.tflite"
+            if not done.exists() and not done.with_suffix(".error").exists():
+                done.with_suffix(".error").write_text(why)
 
 
 # -- truth (cached per file) -----------------------------------------------------------------
@@ -359,7 +407,7 @@ def compare(names: list[str], truths: dict[tuple[str, str], dict[str, Any]],
 
     tallies = {t: Tally() for t in TARGETS}
     for name in names:
-        keras_path = ZOO_CACHE / f"{name}.keras"
+        keras_path = keras_file(name)
         if not keras_path.exists():
             continue
         keras_graph = load(str(keras_path))

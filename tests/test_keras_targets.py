@@ -277,3 +277,14 @@ def test_the_finding_says_the_int8_conversion_leaves_the_op_in_float() -> None:
     [finding] = [d for d in result.diagnostics if d.code == "TFL130"]
     assert "'stem_elu' becomes DEQUANTIZE, ELU, QUANTIZE" in finding.message
     assert "the int8 conversion leaves ELU in float" in finding.message
+
+
+def test_a_recurrent_layer_s_last_step_is_a_shrinking_slice_the_gpu_does_not_take() -> None:
+    keras = load(str(fixture("keras_cases/lstm_static_batch.json")))
+    base = Analyses(keras).keras_prediction()
+    assert base is not None
+    built = predicted_graph(keras, base, "float32")
+    [last_step] = [n for n in built.graph.nodes() if n.op_type == "STRIDED_SLICE"]
+    assert last_step.options["shrink_axis_mask"] == 2
+    reason = predict_delegation(built.graph, "gpu").cpu_reasons[last_step.id]
+    assert "shrink_axis_mask" in reason

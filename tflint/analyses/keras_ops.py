@@ -55,6 +55,7 @@ _INTEGER_OUTPUT = frozenset({"SHAPE", "ARG_MAX", "ARG_MIN", "RANGE", "WHERE"})
 _CHANNEL_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV", "FULLY_CONNECTED",
                           "CONV_3D"})
 _FUSABLE = {"relu": "RELU", "relu6": "RELU6"}
+_RECURRENT = frozenset({"LSTM", "GRU", "SimpleRNN"})
 
 
 @dataclass
@@ -378,8 +379,10 @@ class _Builder:
         if op == "LEAKY_RELU":
             return {"alpha": float(config.get("negative_slope", config.get("alpha", 0.3)))}
         if op == "STRIDED_SLICE":
+            # A recurrent layer returning its last step only takes it with a shrinking slice.
+            last_step = layer.op_type in _RECURRENT and not config.get("return_sequences")
             return {"begin_mask": 0, "end_mask": 0, "ellipsis_mask": 0, "new_axis_mask": 0,
-                    "shrink_axis_mask": 0, "offset": False}
+                    "shrink_axis_mask": 2 if last_step else 0, "offset": False}
         if op == "GATHER":
             return {"axis": 0, "batch_dims": 0}
         if op == "PACK":
