@@ -160,8 +160,10 @@ def check(paths: tuple[str, ...], output_format: str, output: Path | None,
         in_process = verify or _any_given(fix_args)
         if compare_with is not None and not Path(compare_with).is_file():
             raise UsageError(f"{compare_with}: no such file (--compare-with)")
-        result = lint(list(paths), config, compare_with=compare_with,
-                      jobs=1 if in_process or compare_with else jobs or default_jobs())
+        # --compare-with measures each .tflite in this process, against the Keras model.
+        extra = {"compare_with": compare_with} if compare_with is not None else {}
+        result = lint(list(paths), config,
+                      jobs=1 if in_process or compare_with else jobs or default_jobs(), **extra)
         if _any_given(fix_args):  # the fixer's imports cost as much as a small lint
             from tflint.fixer.command import run_fixer
 
