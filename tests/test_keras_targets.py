@@ -288,3 +288,18 @@ def test_a_recurrent_layer_s_last_step_is_a_shrinking_slice_the_gpu_does_not_tak
     assert last_step.options["shrink_axis_mask"] == 2
     reason = predict_delegation(built.graph, "gpu").cpu_reasons[last_step.id]
     assert "shrink_axis_mask" in reason
+
+
+def test_an_embedding_reads_its_table_at_integer_token_ids() -> None:
+    keras = load(str(fixture("keras_cases/embedding_lookup.json")))
+    base = Analyses(keras).keras_prediction()
+    assert base is not None
+    built = predicted_graph(keras, base, "int8")
+    assert [t.dtype for t in built.graph.inputs] == ["int32"]  # token ids stay integer
+    [gather] = [n for n in built.graph.nodes() if n.op_type == "GATHER"]
+    table, ids = gather.inputs
+    assert table.is_constant and table.dtype == "int8" and table.shape == (20, 4)
+    assert table.quantization is not None and len(table.quantization.scale) == 1
+    assert ids.dtype == "int32" and ids.shape == (1, 6)
+    reasons = predict_delegation(built.graph, "gpu").cpu_reasons
+    assert "1-D indices" in reasons[gather.id]

@@ -56,6 +56,8 @@ _CHANNEL_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV", "FUL
                           "CONV_3D"})
 _FUSABLE = {"relu": "RELU", "relu6": "RELU6"}
 _RECURRENT = frozenset({"LSTM", "GRU", "SimpleRNN"})
+_INTEGER_INPUTS = {"int32": "int32", "int64": "int32", "int16": "int32", "uint8": "int32",
+                   "bool": "bool"}
 
 
 @dataclass
@@ -157,7 +159,9 @@ class _Builder:
         graph = self.result.graph
         for tensor in self.keras.inputs:
             shape = _device_shape(self.prediction.shapes.get(tensor.id, tensor.shape))
-            carried = self.tensor(tensor.name, shape)
+            # Integer inputs (token ids) stay integer whatever the conversion.
+            dtype = _INTEGER_INPUTS.get(tensor.dtype or "")
+            carried = self.tensor(tensor.name, shape, dtype)
             graph.inputs.append(carried)
             self.carrier[tensor.id] = carried
         for layer in self.prediction.layers:
@@ -309,7 +313,16 @@ class _Builder:
             extent = [b - a if b >= 0 else -1 for a, b in zip(begin, end, strict=True)]
             return [source, self.ints(f"{name}/begin", begin), self.ints(f"{name}/size", extent)]
         if op == "GATHER":
-            return [*data[:2]] if len(data) > 1 else [source, self.ints(f"{name}/indices", [0])]
+            if len(data) > 1:
+                return [*data[:2]]
+            if layer.op_type == "Embedding":  # the table, read at the token ids
+                rows = int(config.get("input_dim", 1) or 1)
+                # Quantized per tensor, with the output's parameters (measured).
+                table = self.tensor(f"{name}/embeddings", (rows, out_channels or 1),
+                                    "int8" if self.integer else "float32", constant=True,
+                                    quantization=_ACTIVATION if self.integer else None)
+                return [table, source]
+            return [source, self.ints(f"{name}/indices", [0])]
         if op in _BINARY and len(data) < 2:
             shape = _binary_constant_shape(op, layer.op_type, config, in_shape or (1,),
                                            output.shape)
