@@ -267,7 +267,9 @@ class _Builder:
         # An op the int8 conversion keeps in float reads float weights and constants.
         integer = self.integer and source.dtype != "float32"
         if op == "CONV_2D":
-            return [source, self.weights(f"{name}/kernel", (out_channels, *kernel, channels), 0,
+            groups = int(config.get("groups", 1) or 1)  # a grouped convolution's filters
+            depth = channels // groups if channels and channels % groups == 0 else channels
+            return [source, self.weights(f"{name}/kernel", (out_channels, *kernel, depth), 0,
                                          integer),
                     self.bias(f"{name}/bias", out_channels, integer)]
         if op == "DEPTHWISE_CONV_2D":
