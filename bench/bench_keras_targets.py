@@ -343,7 +343,7 @@ def op_layers(tflite: Path, keras_graph: Any,
     A fused op's name joins the names of the ops fused (``conv/convolution;act/Relu``):
     of the layers named, the one the prediction gives an op of this type is taken, else
     the first.  An op writing a model output that no name attributes belongs to the layer
-    producing that output.
+    producing that output; other ops no name attributes are placed by position.
     """
     from tflint.loaders.tflite import load_tflite
 
@@ -371,6 +371,49 @@ def op_layers(tflite: Path, keras_graph: Any,
             if index is not None and index < len(output_layers):
                 layer = output_layers[index]
         found.append(layer)
+    return _by_position(graph, keras_graph, predicted_ops, found)
+
+
+def _by_position(graph: Any, keras_graph: Any, predicted_ops: dict[str, set[str]],
+                 found: list[str | None]) -> list[str | None]:
+    """Ops no name attributes (``convolution19``, ``model/Add``), attributed by where they
+    are: to the one layer that no name took, whose predicted ops include the op's type and
+    that reads (through layers that become no op) the layer of an op feeding this one."""
+    nodes = [n for n in graph.nodes() if n.subgraph == 0]
+    named = {layer for layer in found if layer}
+    layer_of_tensor = {t.id: found[i] for i, n in enumerate(nodes) for t in n.outputs}
+
+    def sources(keras_node: Any, seen: frozenset[str] = frozenset()) -> set[str]:
+        """The layers with ops whose output ``keras_node`` reads."""
+        result: set[str] = set()
+        for tensor in keras_node.inputs:
+            producer = keras_graph.producer(tensor)
+            if producer is None or producer.id in seen:
+                continue
+            name = producer.layer_name or producer.name
+            if predicted_ops.get(name):
+                result.add(name)
+            else:
+                result |= sources(producer, seen | {producer.id})
+        return result
+
+    layers = [n for n in keras_graph.nodes() if (n.layer_name or n.name) not in named]
+    for i, node in enumerate(nodes):
+        if found[i] is not None:
+            continue
+        feeding = {layer_of_tensor.get(t.id) for t in node.inputs if not t.is_constant}
+        feeding.discard(None)
+        if not feeding:
+            continue
+        fits = [n.layer_name or n.name for n in layers
+                if node.op_type in predicted_ops.get(n.layer_name or n.name, ())
+                and sources(n) & feeding]
+        if len(fits) == 1:
+            found[i] = fits[0]
+            named.add(fits[0])
+            layers = [n for n in layers if (n.layer_name or n.name) != fits[0]]
+            for tensor in node.outputs:
+                layer_of_tensor[tensor.id] = fits[0]
     return found
 
 
