@@ -417,6 +417,13 @@ def _by_position(graph: Any, keras_graph: Any, predicted_ops: dict[str, set[str]
     return found
 
 
+def built_ops(prediction: Any) -> dict[str, set[str]]:
+    """Per layer, the op types the prediction built for the target's conversion."""
+    built = prediction.built
+    return {p.layer: {built.graph.node(i).op_type for i in built.ops_of_layer.get(p.node.id, [])}
+            for p in prediction.layers}
+
+
 @dataclass
 class Tally:
     tp: int = 0
@@ -463,8 +470,7 @@ def compare(names: list[str], truths: dict[tuple[str, str], dict[str, Any]],
                 tally.rows.append(f"| {name} | not compared: {why} |")
                 continue
             off, ops, delegated, partitions, prediction = predicted_off(keras_graph, target)
-            layers = op_layers(tflite, keras_graph, {p.layer: set(p.lowering.ops)
-                                                     for p in prediction.layers})
+            layers = op_layers(tflite, keras_graph, built_ops(prediction))
             real_off: set[str] = set()
             ops_off = [i for i, off in enumerate(truth["off"]) if off]
             for i in ops_off:

@@ -244,8 +244,7 @@ def test_vela_still_places_the_sample_as_the_manifest_records(truth: dict[str, A
         seen = measured[(config, tflite.name)]
         prediction = Analyses(keras, (config,)).keras_prediction()
         assert isinstance(prediction, TargetPrediction)
-        layers = bench.op_layers(tflite, keras, {p.layer: set(p.lowering.ops)
-                                                 for p in prediction.layers})
+        layers = bench.op_layers(tflite, keras, bench.built_ops(prediction))
         off = {layers[i] or "(no layer)" for i, o in enumerate(seen["off"]) if o}
         recorded = truth["models"][VELA_SAMPLE]["targets"][config]
         assert sorted(off) == recorded["off_layers"]

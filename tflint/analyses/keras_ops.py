@@ -198,25 +198,44 @@ class _Builder:
                     self.keep_dims[source.node.id] = p.output_shapes[0]
 
     def folds_into_weights(self, layer: LayerPrediction, lowering: Lowering,
-                           sources: list[Tensor]) -> bool:
-        """An add, subtract or multiply by a constant right after a convolution or a
-        fully connected op with no activation: the converter folds it into the weights or
-        the bias, when the op's output has no other reader."""
+                           sources: list[Tensor]) -> Node | None:
+        """The convolution or fully connected op (with no activation) right before an add,
+        subtract or multiply by a constant, which the converter folds into its weights or
+        bias when the op's output has no other reader; None when it does not fold."""
         node = layer.node
         if (lowering.ops not in (["ADD"], ["SUB"], ["MUL"]) or len(node.inputs) != 1
                 or len(sources) != 1):
-            return False
+            return None
         producer = self.result.graph.producer(sources[0])
         if producer is None or producer.op_type not in _CHANNEL_OPS or producer.options.get(
                 "fused_activation_function", "NONE") != "NONE":
+            return None
+        return producer if len(self.keras.consumers(node.inputs[0])) == 1 else None
+
+    def reduces_nothing(self, layer: LayerPrediction, lowering: Lowering,
+                        sources: list[Tensor]) -> bool:
+        """A global pooling over axes of size 1 that keeps its input's shape: the
+        converter removes it."""
+        if len(lowering.ops) != 1 or lowering.ops[0] not in _REDUCTIONS or len(sources) != 1:
             return False
-        return len(self.keras.consumers(node.inputs[0])) == 1
+        shape = sources[0].shape
+        output = (self.keep_dims[layer.node.id] if layer.node.id in self.keep_dims
+                  else layer.output_shapes[0] if layer.output_shapes else None)
+        if shape is None or _device_shape(output) != shape:
+            return False
+        return all(shape[axis] == 1 for axis in _reduced_axes(layer.node.options, shape)
+                   if axis < len(shape))
 
     def add_layer(self, layer: LayerPrediction) -> None:
         node = layer.node
         sources = [self.carrier[t.id] for t in node.inputs if t.id in self.carrier]
         lowering = device_lowering(layer)
-        if node.id in self.folded or self.folds_into_weights(layer, lowering, sources):
+        into = self.folds_into_weights(layer, lowering, sources)
+        if into is not None and node.id in self.fused:
+            # The activation fused into the folded op goes to the op it folds into.
+            into.options["fused_activation_function"] = self.fused[node.id]
+        if (node.id in self.folded or into is not None
+                or self.reduces_nothing(layer, lowering, sources)):
             lowering = replace(lowering, ops=[], delegated=[], deps=[])
         if self.integer:
             lowering = int8_lowering(lowering)
