@@ -302,3 +302,15 @@ def test_an_embedding_reads_its_table_at_integer_token_ids() -> None:
     assert ids.dtype == "int32" and ids.shape == (1, 6)
     reasons = predict_delegation(built.graph, "gpu").cpu_reasons
     assert "1-D indices" in reasons[gather.id]
+
+
+def test_constants_fold_into_the_convolutions_around_them_and_a_1x1_pooling_goes() -> None:
+    built = _built("hard_sigmoid_head", "int8")
+    ops = [n.op_type for n in built.graph.nodes()]
+    assert "ADD" not in ops and "MEAN" not in ops  # + 3 into the bias; a mean over 1x1
+    [squash] = _ops_of(built, "squash")
+    assert squash.options["fused_activation_function"] == "RELU6"
+    # The / 6 after the activation goes into the weights of the convolution reading it.
+    assert ops == ["CONV_2D", "CONV_2D", "RESHAPE"]
+    [head] = _ops_of(built, "head")
+    assert head.inputs[0] is squash.outputs[0]

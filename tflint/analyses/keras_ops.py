@@ -56,6 +56,9 @@ _CHANNEL_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV", "FUL
                           "CONV_3D"})
 _FUSABLE = {"relu": "RELU", "relu6": "RELU6"}
 _RECURRENT = frozenset({"LSTM", "GRU", "SimpleRNN"})
+#: Layers with no weights of their own: a binary op inside reads the layer's input again.
+_ACTIVATION_LAYERS = frozenset({"Activation", "ReLU", "ELU", "LeakyReLU", "Softmax",
+                                "ThresholdedReLU"})
 _INTEGER_INPUTS = {"int32": "int32", "int64": "int32", "int16": "int32", "uint8": "int32",
                    "bool": "bool"}
 
@@ -173,7 +176,7 @@ class _Builder:
         for layer in self.prediction.layers:
             self.add_layer(layer)
         graph.outputs = [self.carrier[t.id] for t in self.keras.outputs if t.id in self.carrier]
-        return _fold_reshape_chains(self.result)
+        return _fold_after_build(self.result)
 
     def find_folds(self) -> None:
         """Layers the converter folds into the convolution next to them: a zero padding
@@ -254,6 +257,12 @@ class _Builder:
             data = [produced[d] for d in deps] if deps else list(sources)
             if op == "BATCH_MATMUL" and len(data) == 1 and len(sources) > 1:
                 data.append(sources[1])  # the attention weights times the values
+            elif (op in _BINARY and len(data) == 1 and deps and sources
+                  and node.op_type in _ACTIVATION_LAYERS):
+                data.append(sources[0])  # x * sigmoid(x): an activation has no constants
+            elif (op in _BINARY and len(data) == 1 and deps and deps[0] != 0 and produced
+                  and lowering.ops[0] in _CHANNEL_OPS):
+                data.append(produced[0])  # a convolution's activation: y * sigmoid(y)
             shape = (output_shapes[0] if i in exits
                      else _inner_shape(op, node.op_type, node.options, data, output_shapes[0]))
             output = self.output_tensor(f"{layer.layer}/{op.lower()}_{i}", op, data, shape)
@@ -610,29 +619,45 @@ def _triple(value: Any) -> tuple[int, int, int]:
     return 1, 1, 1
 
 
-def _fold_reshape_chains(built: PredictedGraph) -> PredictedGraph:
-    """The graph with a reshape of a reshape merged into one, as the converter merges them
-    (a 1D layer's squeeze and the next 1D layer's expand), and a reshape that then keeps
-    its input's shape removed."""
+def _fold_after_build(built: PredictedGraph) -> PredictedGraph:
+    """The graph with what the converter folds across layers folded: a reshape of a
+    reshape merged into one (a 1D layer's squeeze and the next 1D layer's expand), a
+    reshape that then keeps its input's shape removed, and a multiply by a constant whose
+    only reader is a convolution folded into the convolution's weights."""
     graph = built.graph
     removed: set[str] = set()
     alias: dict[str, Tensor] = {}  # tensor id -> the tensor that now carries its value
     rewired: dict[str, Tensor] = {}  # node id -> its new data input
+
+    def resolve(tensor: Tensor) -> Tensor:
+        while tensor.id in alias:
+            tensor = alias[tensor.id]
+        return tensor
+
     for node in graph.nodes():
-        if node.op_type != "RESHAPE" or not node.inputs or not node.outputs:
+        if not node.inputs or not node.outputs:
             continue
-        source = node.inputs[0]
+        source, result = node.inputs[0], node.outputs[0]
+        if node.op_type == "MUL" and len(node.inputs) == 2 and node.inputs[1].is_constant:
+            users = graph.consumers(result)
+            if (len(users) == 1 and users[0].op_type in ("CONV_2D", "DEPTHWISE_CONV_2D")
+                    and users[0].inputs[0] is result and not graph.is_graph_output(result)
+                    and not source.is_constant and source.shape == result.shape):
+                removed.add(node.id)
+                alias[result.id] = resolve(rewired.get(node.id, source))
+            continue
+        if node.op_type != "RESHAPE":
+            continue
         producer = graph.producer(source)
         if (producer is None or producer.op_type != "RESHAPE" or producer.id in removed
                 or len(graph.consumers(source)) != 1 or graph.is_graph_output(source)):
             continue
         removed.add(producer.id)
-        origin = rewired.get(producer.id, producer.inputs[0])
-        origin = alias.get(origin.id, origin)
+        origin = resolve(rewired.get(producer.id, producer.inputs[0]))
         rewired[node.id] = origin
-        if origin.shape == node.outputs[0].shape and not graph.is_graph_output(node.outputs[0]):
+        if origin.shape == result.shape and not graph.is_graph_output(result):
             removed.add(node.id)
-            alias[node.outputs[0].id] = origin
+            alias[result.id] = origin
     if not removed:
         return built
     folded = ModelGraph(graph.path, graph.kind)
@@ -640,16 +665,16 @@ def _fold_reshape_chains(built: PredictedGraph) -> PredictedGraph:
     for node in graph.nodes():
         if node.id in removed:
             continue
-        inputs = [alias.get(t.id, t) for t in node.inputs]
+        inputs = [resolve(t) for t in node.inputs]
         if node.id in rewired:
-            inputs[0] = rewired[node.id]
+            inputs[0] = resolve(rewired[node.id])
         node.inputs = inputs
         folded.add_node(node)
         for tensor in inputs:
             data = graph.read_constant(tensor)
             if tensor.is_constant and data is not None:
                 folded.hold_constant(tensor, data)
-    folded.outputs = [alias.get(t.id, t) for t in graph.outputs]
+    folded.outputs = [resolve(t) for t in graph.outputs]
     built.graph = folded
     built.ops_of_layer = {layer: [i for i in ids if i not in removed]
                           for layer, ids in built.ops_of_layer.items()}
