@@ -1,3 +1,3 @@
-from tflint.cli import main
+from tflint.cli import run
 
-main()
+run()

@@ -389,3 +389,28 @@ def _write_atomically(path: Path, text: str) -> None:
     except OSError as exc:
         os.unlink(handle.name)
         _fail(f"{path}: cannot write report: {exc.strerror or exc}")
+
+
+def run() -> None:
+    """The ``tflint`` command: :func:`main`, then leave at once.
+
+    The interpreter's own exit would tear down every object the lint made (a model's
+    graph is thousands of them) and every module, which costs more than a tenth of a
+    small lint; the output is flushed first, and nothing else is pending by then (worker
+    pools and child processes are closed, report files renamed into place).
+    """
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            code = exc.code or 0
+        else:  # sys.exit("message"): printed, status 1
+            print(exc.code, file=sys.stderr)
+            code = 1
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:  # a closed pipe (tflint ... | head): what was read is the output
+        pass
+    os._exit(code)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -24,8 +24,7 @@ Shape = tuple[int | None, ...]
 QUANTIZED_TYPES = frozenset({"int8", "uint8", "int16", "int4", "uint4"})
 
 
-@dataclass(slots=True, frozen=True)
-class Quantization:
+class Quantization(NamedTuple):
     """Affine quantization parameters of one tensor (TFLite)."""
 
     scale: tuple[float, ...] = ()
@@ -69,8 +68,7 @@ class Tensor:
         return self.shape is None or any(d is None for d in self.shape)
 
 
-@dataclass(slots=True, frozen=True)
-class Location:
+class Location(NamedTuple):
     """Where a node lives, in terms a user can find again.
 
     Rendered as ``subgraph 0 / op 12 (CONV_2D) "model/conv1/Relu"`` for TFLite
@@ -133,8 +131,7 @@ class Node:
         return self.location.name
 
 
-@dataclass(slots=True)
-class Signature:
+class Signature(NamedTuple):
     """A named entry point: inputs and outputs by name (TFLite SignatureDef)."""
 
     key: str
