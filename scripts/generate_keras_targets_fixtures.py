@@ -57,9 +57,10 @@ def models(keras: Any) -> dict[str, Callable[[], Any]]:
         x = layers.Conv2D(8, 3, padding="same", name="stem")(inputs)
         x = layers.Activation("hard_swish", name="stem_hs")(x)
         x = layers.DepthwiseConv2D(3, padding="same", name="dw")(x)
+        x = layers.Activation("swish", name="dw_swish")(x)
         s = layers.GlobalAveragePooling2D(name="se_pool")(x)
         s = layers.Reshape((1, 1, 8), name="se_shape")(s)
-        s = layers.Conv2D(4, 1, activation="relu", name="se_reduce")(s)
+        s = layers.Conv2D(4, 1, activation="swish", name="se_reduce")(s)
         s = layers.Conv2D(8, 1, activation="hard_sigmoid", name="se_expand")(s)
         x = layers.Multiply(name="se_scale")([x, s])
         x = layers.UpSampling2D(interpolation="bilinear", name="up")(x)
@@ -85,8 +86,18 @@ def models(keras: Any) -> dict[str, Callable[[], Any]]:
         x = layers.GlobalMaxPooling1D(name="gmp")(x)
         return keras.Model(inputs, layers.Dense(2, name="out")(x), name="audio_conv1d")
 
+    def hard_sigmoid_head() -> Any:
+        # MobileNetV3's hard sigmoid, written with operators on a 1x1 feature map.
+        inputs = keras.Input((8, 8, 3), name="image")
+        x = layers.Conv2D(8, 3, strides=8, padding="same", name="squash")(inputs)
+        x = layers.ReLU(6.0, name="relu6")(x + 3.0) * (1.0 / 6.0)
+        x = layers.GlobalAveragePooling2D(keepdims=True, name="gap")(x)
+        x = layers.Conv2D(4, 1, name="head")(x)
+        return keras.Model(inputs, layers.Flatten(name="flat")(x), name="hard_sigmoid_head")
+
     return {"cnn_elu": cnn_elu, "squeeze_excite": squeeze_excite,
-            "sequence_attention": sequence_attention, "audio_conv1d": audio_conv1d}
+            "sequence_attention": sequence_attention, "audio_conv1d": audio_conv1d,
+            "hard_sigmoid_head": hard_sigmoid_head}
 
 
 def main() -> int:
@@ -127,8 +138,7 @@ def main() -> int:
                 tflite = Path(folder, f"{name}_{bench.CONVERSION[target]}.tflite")
                 truth = truths[(target, tflite.name)]
                 _, _, _, _, prediction = bench.predicted_off(graph, target)
-                layers = bench.op_layers(tflite, graph, {p.layer: set(p.lowering.ops)
-                                                         for p in prediction.layers})
+                layers = bench.op_layers(tflite, graph, bench.built_ops(prediction))
                 off_ops: dict[str, list[str]] = {}
                 for index, off in enumerate(truth["off"]):
                     if off:

@@ -257,7 +257,7 @@ def test_a_reshape_to_unit_axes_after_a_global_average_folds_into_it() -> None:
     assert not [n for n in built.graph.nodes() if n.layer_name == "se_shape"]
     [mean] = _ops_of(built, "se_pool")
     assert mean.options["keep_dims"] and mean.outputs[0].shape == (1, 1, 1, 8)
-    [reduce] = _ops_of(built, "se_reduce")
+    reduce = _ops_of(built, "se_reduce")[0]
     assert reduce.inputs[0] is mean.outputs[0]  # a 4-D input, as TFLite Micro needs
     assert not predict_delegation(built.graph, "tflm").cpu_reasons
 
@@ -314,3 +314,13 @@ def test_constants_fold_into_the_convolutions_around_them_and_a_1x1_pooling_goes
     assert ops == ["CONV_2D", "CONV_2D", "RESHAPE"]
     [head] = _ops_of(built, "head")
     assert head.inputs[0] is squash.outputs[0]
+
+
+def test_a_swish_multiplies_by_its_own_input() -> None:
+    built = _built("squeeze_excite", "int8")
+    logistic, mul = _ops_of(built, "dw_swish")
+    assert (logistic.op_type, mul.op_type) == ("LOGISTIC", "MUL")
+    assert {t.id for t in mul.inputs} == {logistic.inputs[0].id, logistic.outputs[0].id}
+    conv, logistic, mul = _ops_of(built, "se_reduce")  # a convolution's swish
+    assert {t.id for t in mul.inputs} == {conv.outputs[0].id, logistic.outputs[0].id}
+    assert not any(t.is_constant for t in mul.inputs)
