@@ -21,9 +21,13 @@ Usage::
    so the truth is tflint's own ``.tflite`` prediction on the real conversion (checked exact
    on Coral's compiled pairs elsewhere).
 3. Every ``.tflite`` op is mapped to its Keras layer by the tensor names the converter
-   writes; a layer is off the target when any of its ops is.  Printed per target: layer
-   precision and recall of "this layer has ops off the target", ops on the target (predicted
-   vs truth, summed and per model exact) and accelerator partitions per model (exact).
+   writes (a fused op to the named layer the prediction gives that op type; an op no name
+   attributes, by its position between mapped ops); a layer is off the target when any of
+   its ops is.  Printed per target: layer precision and recall of "this layer has ops off
+   the target" (precision also over the layers to which some op of the conversion is
+   attributed: a layer predicted off with no op attributed cannot be checked), ops on the
+   target (predicted vs truth, summed and per model exact) and accelerator partitions per
+   model (exact; TFLite Micro has none).
 """
 
 from __future__ import annotations
