@@ -15,8 +15,14 @@ dtypes, constant operands, builtin options), so the predicted ops are built here
 * a dynamic batch is fixed to 1, as a conversion for a device does (``tflint --convert``
   too); other dynamic dimensions stay dynamic.
 
-The ops are the float conversion's: an int8 conversion may lower a few layers
-differently (the table is measured in float32), which the placement then inherits.
+The table's ops are the float conversion's.  For an int8 conversion, the ops it leaves in
+float or rewrites come from ``tflint/data/int8_lowering.json`` (measured with the real
+converter by ``scripts/generate_int8_lowering.py``): such an op computes in float32 between
+a ``DEQUANTIZE`` and a ``QUANTIZE``.  Small constant operands hold their values (strides,
+axes, paddings, sizes), as targets read them.  What the converter folds across layers is
+folded here too: a zero padding equal to padding ``same`` into the convolution after it, a
+reshape to unit axes into the global average before it, a constant add, subtract or
+multiply into the convolution next to it, reshape chains, and pooling over axes of size 1.
 """
 
 from __future__ import annotations
