@@ -157,7 +157,7 @@ def measure_model(name: str, path: Path) -> dict[str, Any]:
                      "snr_db": min(o["snr_db"] for o in result["outputs"])}
     with tempfile.TemporaryDirectory() as work:
         result = analyse(str(path), None, work, {
-            "quantize": "int8", "batch_size": 1, "samples": 8, "candidates": 0,
+            "quantize": "int8", "batch_size": 1, "samples": 16, "candidates": 0,
             "keep_calibrated": True})
         row["int8"] = {"relative_error": _worst_relative(result),
                        "snr_db": min(o["snr_db"] for o in result["outputs"])}
@@ -201,7 +201,7 @@ class HeldOut:
 
         keras, tf = _quiet_imports()
         model = load_keras(keras, str(path), 1)
-        self.batches = make_inputs(input_specs(model), 8, seed=1)
+        self.batches = make_inputs(input_specs(model), 16, seed=1)
         run = keras_runner(tf, model)
         self.reference = [run(b) for b in self.batches]
         self.names = output_layers(model)

@@ -21,8 +21,10 @@ class QuantizationLayerError(Rule):
     the error of their own: the float op fed the same inputs, as
     TensorFlow's quantization debugger measures it (RMSE relative to the
     float tensor's range), less the rounding its output keeps when the op
-    stays float; with the max abs error and the quantization scale.  The `layers` worst are
-    reported with their Keras layers and, for int8 models, what
+    stays float; for int8 the worst few are then re-quantized with the op
+    kept in float and ranked first by the share of the output error that
+    removes.  The `layers` worst are reported with their Keras layers, max
+    abs error and quantization scale and, for int8 models, what
     re-quantizing with that op kept in float does to the output SNR and to
     the ops on the CPU and partitions of each selected target.
 

@@ -217,7 +217,7 @@ def check(paths: tuple[str, ...], output_format: str, output: Path | None,
                    "leading sample dimension) instead of generated inputs.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the generated inputs and calibration data.")
-@click.option("--samples", type=click.IntRange(min=1), default=8, show_default=True,
+@click.option("--samples", type=click.IntRange(min=1), default=16, show_default=True,
               help="Generated input samples the errors are measured on.")
 @click.option("--runs", type=click.IntRange(min=0), default=30, show_default=True,
               help="Timed runs per engine and thread count (0: no timing).")

@@ -26,7 +26,7 @@ from typing import Any
 from tflint.compare_metrics import ErrorStats, rank_layers, rerank_by_output, to_layer_rows
 
 #: Evaluation samples when the caller does not say.
-DEFAULT_SAMPLES = 8
+DEFAULT_SAMPLES = 16
 #: Worst ops (by their own error) re-quantized in float to rank them by their effect on
 #: the outputs.
 DEFAULT_SCREEN = 6

@@ -42,7 +42,7 @@ class CompareOptions:
     batch_size: int | None = 1
     inputs: str | None = None
     seed: int = 0
-    samples: int = 8
+    samples: int = 16
     runs: int = 30
     #: Seconds of timing per configuration at most (after at least 3 runs).
     budget: float = 3.0
