@@ -160,10 +160,13 @@ def explain(data: dict[str, Any]) -> list[str]:
     if cores > 1 and timing.get(f"keras/{cores}") and timing.get(f"tflite/{cores}"):
         gains = {engine: timing[f"{engine}/1"]["latency_ms"] / max(
             timing[f"{engine}/{cores}"]["latency_ms"], 1e-9) for engine in ("keras", "tflite")}
+        flat = [name for engine, name in (("keras", "Keras"), ("tflite", "LiteRT"))
+                if gains[engine] < 1.1]
         sentences.append(f"{cores} threads instead of 1: Keras {gains['keras']:.2f}x, LiteRT "
                          f"{gains['tflite']:.2f}x" + (
-                             " (too little work per op to split: threads cost more than "
-                             "they save)" if min(gains.values()) < 1.1 else ""))
+                             f" ({' and '.join(flat)}: too little work per op to split, or "
+                             "cores busy with other work: threads cost more than they save)"
+                             if flat else ""))
     placement = data.get("placement", {})
     for target, block in placement.get("targets", {}).items():
         if block.get("refused"):
