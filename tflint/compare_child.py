@@ -541,10 +541,10 @@ def analyse(model_path: str, tflite_path: str | None, work: str,
                 notes.append(f"kept in float: {plural_ops(len(kept))} of "
                              f"{', '.join(options['keep_float'])}")
         else:
-            content, note = convert_plain(tf, model, mode, options.get("representative_data"),
-                                          seed)
-            if note:
-                notes.append(f"{mode}: {note}")
+            content, calibration = convert_plain(tf, model, mode,
+                                                 options.get("representative_data"), seed)
+            if calibration:
+                notes.append(f"{mode}: {calibration}")
         Path(tflite_path).write_bytes(content)
     content = Path(tflite_path).read_bytes()
     runner = TfliteRunner(content=content, names=names)
