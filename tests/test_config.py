@@ -17,7 +17,8 @@ def _project(tmp_path: Path, toml: str) -> Path:
     (tmp_path / "pyproject.toml").write_text(toml)
     models = tmp_path / "models"
     models.mkdir()
-    shutil.copy(fixture("seed/lambda_sincos.h5"), models / "lambda.h5")
+    # A Lambda whose function has no lowering data: opaque to conversion (TFL103).
+    shutil.copy(fixture("custom_code/lambda_opaque.h5"), models / "lambda.h5")
     shutil.copy(fixture("seed/custom_activation.h5"), models / "custom.h5")
     return models
 
@@ -57,7 +58,7 @@ def test_per_file_ignores(tmp_path: Path) -> None:
 
 
 def test_per_node_ignores_match_layer_names(tmp_path: Path) -> None:
-    models = _project(tmp_path, '[tool.tflint.per-node-ignores]\n"lambda*" = ["opaque-layer"]\n')
+    models = _project(tmp_path, '[tool.tflint.per-node-ignores]\n"bessel*" = ["opaque-layer"]\n')
     ignored = _codes(run_tflint(models / "lambda.h5", cwd=tmp_path).out)
     assert "TFL103" not in ignored
     assert "TFL103" in _codes(run_tflint("--isolated", models / "lambda.h5", cwd=tmp_path).out)
@@ -95,7 +96,7 @@ def test_unknown_rule_option_is_rejected(tmp_path: Path) -> None:
 
 
 def test_python_api_takes_a_config() -> None:
-    path = fixture("seed/lambda_sincos.h5")
+    path = fixture("custom_code/lambda_opaque.h5")
     assert tflint.lint(path, Config(select=["TFL103"], ignore=["opaque-layer"])).diagnostics == []
     assert [d.code for d in tflint.lint(path, Config(select=["TFL103"])).diagnostics] == ["TFL103"]
     assert load_config(None) == Config(root=load_config(None).root)

@@ -204,8 +204,9 @@ def test_counts_in_the_page_are_the_json_report_counts(reports: dict[str, Any]) 
     assert parser.files == expected
     totals = Counter(d["severity"] for f in reports["json"]["files"] for d in f["diagnostics"])
     assert parser.totals == {s: str(totals.get(s, 0)) for s in ("error", "warning", "info")}
-    # A target that predicts nothing for a file (Edge TPU, a Keras model) gets no counts row.
-    assert "edgetpu" not in parser.files["fixtures/clean/mobile_cnn.h5"]["targets"]
+    # Every target predicts a Keras model's placement too (from its predicted ops).
+    keras = parser.files["fixtures/clean/mobile_cnn.h5"]["targets"]
+    assert keras["edgetpu"] == {"cpu": 0, "delegated": 6, "ops": 6, "partitions": 1}
 
 
 def test_a_lint_in_worker_processes_gives_the_same_page(reports: dict[str, Any],
