@@ -49,6 +49,7 @@ class QuantizationLayerError(Rule):
     category = "quantization"
     severity = Severity.INFO
     file_kinds = frozenset({"tflite"})
+    triggers = frozenset({"compare-with"})
     options: ClassVar[dict[str, Option]] = {"layers": Option(int, 3, "how many of the worst layers to report",
                                 _at_least_one)}
 

@@ -44,6 +44,7 @@ class QuantizationOutputError(Rule):
     category = "quantization"
     severity = Severity.WARNING
     file_kinds = frozenset({"tflite"})
+    triggers = frozenset({"compare-with"})
     options: ClassVar[dict[str, Option]] = {"min-snr-db": Option(float, 30.0, "lowest output SNR against Keras, in dB",
                                     _positive)}
 

@@ -240,6 +240,8 @@ def lint_file(path: str, rules: Sequence[type[Rule]], config: Config,
     analyses = result.analyses = Analyses(graph, config.targets, result.sources,
                                           compare_with=compare_with)
     traits = graph.traits() | {f"target:{name}" for name in analyses.targets}
+    if compare_with is not None:
+        traits |= {"compare-with"}
     for rule in rules:
         if graph.kind not in rule.file_kinds or config.ignored_for_file(rule, path) or (
                 not _may_find(rule, traits)):

@@ -97,8 +97,9 @@ class Rule:
     #: Options read from ``[tool.tflint.rules.CODE]``, by kebab-case name.
     options: ClassVar[Mapping[str, Option | Any]] = {}
     #: Graph traits of which one must be present for the rule to find anything: an op
-    #: type (``"MUL"``), ``"origin:custom"``, ``"quantized"`` (see ``ModelGraph.traits``)
-    #: or ``"target:NAME"`` for a selected target.  Without any, the rule is skipped and
+    #: type (``"MUL"``), ``"origin:custom"``, ``"quantized"`` (see ``ModelGraph.traits``),
+    #: ``"target:NAME"`` for a selected target, or ``"compare-with"`` when the run compares
+    #: with a Keras model (``--compare-with``).  Without any, the rule is skipped and
     #: its module not imported.  Empty: the rule always runs.
     triggers: ClassVar[frozenset[str]] = frozenset()
 
