@@ -533,13 +533,10 @@ def analyse(model_path: str, tflite_path: str | None, work: str,
     if tflite_path is None:
         tflite_path = str(Path(work) / "model.tflite")
         if calibrated is not None:
-            kept = keep_float_nodes(calibrated, list(options.get("keep_float") or []),
-                                    set(layer_names_of(model))) if options.get("keep_float") \
-                else []
-            content = quantize_calibrated(calibrated, mode, kept)
-            if kept:
-                notes.append(f"kept in float: {plural_ops(len(kept))} of "
-                             f"{', '.join(options['keep_float'])}")
+            content, kept_note = quantize_keeping_float(
+                calibrated, mode, list(options.get("keep_float") or []), model)
+            if kept_note:
+                notes.append(kept_note)
         else:
             content, calibration = convert_plain(tf, model, mode,
                                                  options.get("representative_data"), seed)
@@ -593,8 +590,35 @@ def analyse(model_path: str, tflite_path: str | None, work: str,
     return result
 
 
-def keep_float_nodes(calibrated: bytes, wanted: list[str], known: set[str]) -> list[str]:
-    """The output tensors (the quantizer's node names) of every op of the named layers."""
+def quantize_keeping_float(calibrated: bytes, mode: str, layers: list[str],
+                           model: Any) -> tuple[bytes, str | None]:
+    """The calibrated model quantized with every op of the named layers (of the Keras
+    ``model``) kept in float, and a note saying how many ops that keeps (None when no layer
+    is named)."""
+    kept = keep_float_nodes(calibrated, layers, set(layer_names_of(model)),
+                            output_layers(model)) if layers else []
+    content = quantize_calibrated(calibrated, mode, kept)
+    if not kept:
+        return content, None
+    return content, f"kept in float: {plural_ops(len(kept))} of {', '.join(layers)}"
+
+
+def selective_int8(tf: Any, model: Any, data: str | None, layers: list[str],
+                   seed: int = 0) -> tuple[bytes, list[str]]:
+    """An int8 conversion with the named layers kept in float, as ``compare --keep-float``
+    makes it: calibrated once, then quantized by the MLIR quantizer with its deny list."""
+    calibrated, note = calibrate(tf, model, "int8", data, seed)
+    content, kept_note = quantize_keeping_float(calibrated, "int8", layers, model)
+    return content, [f"int8: {note}", *([kept_note] if kept_note else [])]
+
+
+def keep_float_nodes(calibrated: bytes, wanted: list[str], known: set[str],
+                     outputs: list[str] | None = None) -> list[str]:
+    """The output tensors (the quantizer's node names) of every op of the named layers.
+
+    A layer computing a model output may have lost its name to the output's
+    (``StatefulPartitionedCall:0``): its op is then found by the output's position in
+    ``outputs``, the output layers in the model's order."""
     from ai_edge_litert.interpreter import Interpreter
 
     unknown = sorted(set(wanted) - known)
@@ -607,6 +631,11 @@ def keep_float_nodes(calibrated: bytes, wanted: list[str], known: set[str]) -> l
         for out in op["outputs"]:
             if set(op_layers(details[out]["name"], known)) & set(wanted):
                 nodes.append(details[out]["name"])
+    runner = TfliteRunner(content=calibrated)
+    for position, layer in enumerate(outputs or []):
+        named = {n for n in nodes if layer in op_layers(n, known)}
+        if layer in wanted and not named and position < len(runner.outputs):
+            nodes.append(runner.outputs[position]["name"])
     if not nodes:
         raise InputsError(f"no op of layer {', '.join(map(repr, wanted))} in the conversion")
     return nodes

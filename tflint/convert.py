@@ -36,6 +36,8 @@ class ConvertOptions:
     #: Static batch size; ``None`` keeps the model's own (usually dynamic) batch.
     batch_size: int | None = 1
     timeout: float = DEFAULT_TIMEOUT
+    #: Keras layers whose ops an int8 conversion keeps in float (the quantizer's deny list).
+    keep_float: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -139,9 +141,16 @@ def convert_in_child(model_path: str, output: str, options: dict[str, Any]) -> d
         notes: list[str] = []
         if options.get("batch_size"):
             model = _with_batch(keras, model, int(options["batch_size"]))
-        converter = tf.lite.TFLiteConverter.from_keras_model(model)
-        notes += _quantization(tf, converter, model, options)
-        data = converter.convert()
+        if options.get("keep_float"):
+            from tflint.compare_child import selective_int8
+
+            data, kept_notes = selective_int8(tf, model, options.get("representative_data"),
+                                              list(options["keep_float"]))
+            notes += kept_notes
+        else:
+            converter = tf.lite.TFLiteConverter.from_keras_model(model)
+            notes += _quantization(tf, converter, model, options)
+            data = converter.convert()
     Path(output).write_bytes(data)
     return {"size": len(data), "notes": notes}
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,7 @@ class FixRequest:
     baseline: Path | None = None
     latency_runs: int = 100
     convert_timeout: float = 300.0
+    keep_float: tuple[str, ...] = ()
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> FixRequest:
@@ -78,13 +79,20 @@ class FixRequest:
     def active(self) -> bool:
         return self.fix or self.fix_diff
 
+    @property
+    def keep_float_layers(self) -> list[str]:
+        """The --keep-float layer names, commas split."""
+        return [part.strip() for value in self.keep_float for part in value.split(",")
+                if part.strip()]
+
     def validate(self) -> None:
         """Options that only make sense with --fix (or --diff) are usage errors without it."""
         needs_fix = {"--convert": self.convert, "--fix-output": self.fix_output is not None,
                      "--force": self.force, "--trust-model": self.trust_model,
                      "--baseline": self.baseline is not None,
                      "--quantize": self.quantize != "none",
-                     "--representative-data": self.representative_data is not None}
+                     "--representative-data": self.representative_data is not None,
+                     "--keep-float": bool(self.keep_float)}
         needs_either = {"--unsafe-fixes": self.unsafe_fixes,
                         "--replace-with": bool(self.replace_with),
                         "--input-shape": bool(self.input_shape)}
@@ -97,9 +105,12 @@ class FixRequest:
             given = [k for k, v in needs_fix.items() if v]
             if given and not self.fix_diff:
                 raise UsageError(f"{given[0]} needs --fix")
-        if (self.quantize != "none" or self.representative_data or self.baseline) \
-                and not self.convert and not self.fix_diff:
-            raise UsageError("--quantize, --representative-data and --baseline need --convert")
+        if (self.quantize != "none" or self.representative_data or self.baseline
+                or self.keep_float) and not self.convert and not self.fix_diff:
+            raise UsageError("--quantize, --representative-data, --baseline and --keep-float "
+                             "need --convert")
+        if self.keep_float and self.quantize != "int8":
+            raise UsageError("--keep-float is for --quantize int8")
         if self.representative_data is not None and self.quantize != "int8":
             raise UsageError("--representative-data is for --quantize int8")
         for path, option in ((self.representative_data, "--representative-data"),
@@ -111,7 +122,7 @@ class FixRequest:
 #: Options that write or convert: with --diff, which writes nothing, they do nothing.
 _WRITING_OPTIONS = {"--convert": "convert", "--fix-output": "fix_output", "--force": "force",
                     "--baseline": "baseline", "--quantize": "quantize",
-                    "--representative-data": "representative_data"}
+                    "--representative-data": "representative_data", "--keep-float": "keep_float"}
 #: Why a .tflite is passed over by --fix and --diff.
 TFLITE_NOT_REWRITTEN = ("a .tflite is not rewritten; fix the Keras model it came from and "
                         "convert it again (--fix --convert)")
@@ -176,6 +187,8 @@ def run_fixer(result: Result, config: Config, options: dict[str, Any], *,
                         + [input_shape_option(name, shape) for name, shape in run.input_shapes])
     if run.diff:
         _diff_does_not_write(run)
+    elif request.convert:
+        _check_keep_float(request.keep_float_layers, [p.file for p in planned.values()])
     for file in result.files:
         if id(file) in planned:
             _finish(run, planned[id(file)])
@@ -191,10 +204,20 @@ def _diff_does_not_write(run: _Run) -> None:
     """Say which of the options given --diff leaves unused (it writes nothing)."""
     request = run.request
     given = [option for option, name in _WRITING_OPTIONS.items()
-             if getattr(request, name) not in (None, False, "none")]
+             if getattr(request, name) not in (None, False, "none", ())]
     if given:
         run.echo(f"tflint: {', '.join(given)} not used: --diff only shows what --fix would "
                  "change; nothing is written or converted")
+
+
+def _check_keep_float(layers: list[str], files: list[FileResult]) -> None:
+    """Every --keep-float layer is one of each model's, before anything is written."""
+    for file in files:
+        known = {node.layer_name for node in file.graph.nodes()} if file.graph else set()
+        unknown = [name for name in layers if name not in known]
+        if unknown:
+            raise UsageError(f"{file.path}: no layer named {', '.join(map(repr, unknown))} "
+                             "(--keep-float)")
 
 
 def _pass_over(run: _Run, file: FileResult) -> None:
@@ -250,6 +273,9 @@ def _finish(run: _Run, planned: _Planned) -> None:
         run.echo(f"{file.path}: {skipped.line()}")
     if not plan.changed:
         run.echo(f"{file.path}: nothing to fix")
+        if run.request.convert and run.request.keep_float and not run.diff:
+            _convert_unchanged(run, file, plan)
+            return
         if run.request.convert and not run.diff:
             file.outcomes.append("convert: not run: nothing was fixed, so there is no fixed "
                                  "model to convert")
@@ -315,6 +341,22 @@ def _write(run: _Run, file: FileResult, plan: FixPlan) -> None:
     _convert(run, file, fixed, tflite, rules)
 
 
+def _convert_unchanged(run: _Run, file: FileResult, plan: FixPlan) -> None:
+    """--keep-float asks for a conversion of its own: the model as it is, when nothing
+    needed fixing, converted to the .tflite --convert would have written."""
+    run.files.append(file)
+    tflite = converted_output(run.request.fix_output
+                              or default_output(Path(file.path), plan.container))
+    if plan.container == "json":
+        file.outcomes.append("convert: not run: a JSON config holds no weights to convert; "
+                             "give the .keras or .h5 model instead")
+        return
+    if tflite.exists() and not run.request.force:
+        file.fail("convert", f"{tflite} already exists (pass --force to overwrite it)")
+        return
+    _convert(run, file, file, tflite, select_rules(run.config))
+
+
 # -- --convert ---------------------------------------------------------------------------------
 
 
@@ -323,7 +365,8 @@ def _options(request: FixRequest) -> ConvertOptions:
         quantize=request.quantize,
         representative_data=(None if request.representative_data is None
                              else str(request.representative_data)),
-        batch_size=request.convert_batch or None, timeout=request.convert_timeout)
+        batch_size=request.convert_batch or None, timeout=request.convert_timeout,
+        keep_float=request.keep_float_layers)
 
 
 def _convert(run: _Run, original: FileResult, fixed: FileResult, tflite: Path,
@@ -344,11 +387,14 @@ def _convert(run: _Run, original: FileResult, fixed: FileResult, tflite: Path,
         return
     for note in converted.notes:
         echo(f"{tflite}: {note}")
-    echo(f"{original.path}: converted the fixed model to {tflite}")
+    converted_what = "the fixed model" if fixed is not original else "the model"
+    echo(f"{original.path}: converted {converted_what} to {tflite}")
     after_lint = lint_file(str(tflite), rules, run.config)
     run.files.append(after_lint)
     with tempfile.TemporaryDirectory(prefix="tflint-before-") as folder:
-        before_path, before_lint, reason = _before(run, original, Path(folder), rules, options)
+        # With --keep-float, before is the plain int8 conversion: the column shows its cost.
+        before_path, before_lint, reason = _before(run, original, Path(folder), rules,
+                                                   replace(options, keep_float=[]))
         _table(run, original, before_path, before_lint, reason, tflite, after_lint)
 
 
@@ -372,7 +418,9 @@ def _before(run: _Run, original: FileResult, folder: Path, rules: list[Any],
     converted = convert_keras(original.path, target, options)
     if converted.error is not None:
         return None, None, f"not converted: {converted.error}"
-    return target, lint_file(str(target), rules, run.config), f"converted from {original.path}"
+    plainly = " (no layer kept in float)" if run.request.keep_float else ""
+    return (target, lint_file(str(target), rules, run.config),
+            f"converted from {original.path}{plainly}")
 
 
 def _predicted(original: FileResult) -> Column:

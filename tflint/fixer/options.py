@@ -41,6 +41,9 @@ OPTIONS = (
     click.option("--representative-data", type=click.Path(dir_okay=False, path_type=Path),
                  help="A .npy file of input samples for --quantize int8 (default: random "
                       "data, with a warning)."),
+    click.option("--keep-float", "keep_float", multiple=True, metavar="LAYER,...",
+                 help="With --convert --quantize int8, keep these Keras layers' ops in float "
+                      "(as 'tflint compare' ranks them; repeatable)."),
     click.option("--convert-batch", type=click.IntRange(min=0), default=1, show_default=True,
                  help="Static batch size for --convert; 0 keeps the model's own batch."),
     click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path),
