@@ -57,15 +57,16 @@ LOWERING_KEYS = ("ops", "delegated", "deps", "cpu_ops", "flex_ops", "converts_bu
                  "subgraphs")
 
 #: Re-measured by the currentness test: at least one variant of every family.
+#: One variant per lowering mechanism (a fused or folded layer, a Flex op, a WHILE loop, shape
+#: ops from a dynamic dimension, a rank-dependent lowering...); the generator's ``--check``
+#: re-measures the whole table.
 SUBSET_KERAS3 = [
-    "Conv2D/activation=gelu", "Conv2D/dilated", "Activation/hard_silu", "ReLU/max_value=6",
-    "Activation/relu/after=Conv2D", "BatchNormalization/after=Conv2D", "BatchNormalization",
-    "LayerNormalization", "Dropout", "Flatten", "Resizing/bicubic", "UpSampling2D/bilinear",
-    "ZeroPadding2D", "Add", "Embedding", "LSTM", "MultiHeadAttention", "Rescaling",
-    "TimeDistributed/Dense", "MaxPooling2D", "Conv2D/mixed_float16",
-    "Dense/sequence/dynamic_dims", "Dense/volume", "EinsumDense/sequence", "Flatten/volume",
-    "EinsumDense/sequence/split_heads/dynamic_dims",
-    "LayerNormalization/vector", "MaxPooling2D/dynamic_dims",
+    "Conv2D/activation=gelu", "Activation/hard_silu", "Activation/relu/after=Conv2D",
+    "BatchNormalization/after=Conv2D", "BatchNormalization", "LayerNormalization",
+    "Resizing/bicubic", "UpSampling2D/bilinear", "Embedding", "LSTM", "MultiHeadAttention",
+    "Conv2D/mixed_float16", "Dense/sequence/dynamic_dims", "Dense/volume",
+    "EinsumDense/sequence/split_heads/dynamic_dims", "Flatten/volume",
+    "MaxPooling2D/dynamic_dims",
 ]
 SUBSET_TF_KERAS = ["LSTM", "Embedding", "Flatten", "Activation/silu"]
 

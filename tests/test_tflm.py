@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from tflint_rules.arena_over_budget import ArenaOverBudget
+from tflint_rules.tflm_uint8 import Uint8ModelForTflm
 
-from rules.arena_over_budget import ArenaOverBudget
-from rules.tflm_uint8 import Uint8ModelForTflm
 from tflint.graph import Quantization
 from tflint.signature import OpSignature
 from tflint.sizes import parse_size
