@@ -166,6 +166,7 @@ def convert_model(model: Any, conversion: str) -> bytes:
     import keras
     import numpy as np
     import tensorflow as tf
+    from generate_int8_lowering import full_int8
     from generate_lowering_table import silenced
 
     if any(t.shape[0] is None for t in model.inputs):
@@ -188,11 +189,7 @@ def convert_model(model: Any, conversion: str) -> bytes:
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if conversion == "int8":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = samples
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
+        full_int8(tf, converter, samples)
     with silenced():
         return bytes(converter.convert())
 

@@ -104,12 +104,19 @@ def _convert_probe(keras: Any, tf: Any, name: str, folder: str) -> None:
     for conversion in ("float32", "int8"):
         converter = tf.lite.TFLiteConverter.from_keras_model(model)
         if conversion == "int8":
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            converter.representative_dataset = samples
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            converter.inference_input_type = tf.int8
-            converter.inference_output_type = tf.int8
+            full_int8(tf, converter, samples)
         Path(folder, f"{name}_{conversion}.tflite").write_bytes(converter.convert())
+
+
+def full_int8(tf: Any, converter: Any, samples: Any) -> None:
+    """Set ``converter`` to the conversion a device needs, the one the Keras-side
+    prediction assumes: full-integer int8, int8 inputs and outputs, calibrated on
+    ``samples``."""
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = samples
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
 
 
 def between(path: Path) -> list[tuple[str, str]]:
