@@ -39,7 +39,7 @@ class OpaqueLayer(Rule):
             return x
     ```
     ```
-    model.keras:1:1: warning TFL103 Scale layer 'scale' is opaque to conversion: its code uses the statement at line 4 (for), which tflint does not read (layer "scale" (Scale))
+    model.keras:1:1: warning TFL103 Scale layer 'scale' is opaque to conversion: its code uses what tflint does not read: the statement at line 4 (for) (layer "scale" (Scale))
     ```
 
     ## How to fix

@@ -317,7 +317,7 @@ def _call(program: Program, callee: Any, args: list[Any], kwnames: tuple[str, ..
     if isinstance(callee, tuple) and callee[0] == "chain":
         fn = canonical(callee[1])
         if fn is None:
-            return _unknown(program, f"a call to {callee[1]}, which is not tensor math")
+            return _unknown(program, f"a call to {callee[1]} (not tensor math)")
         return program.add(fn, refs, kwrefs, spelled=str(callee[1]))
     if isinstance(callee, tuple) and callee[0] == "method":
         base = _as_ref(callee[2], program)
@@ -458,7 +458,6 @@ class _SourceReader:
                 return _unknown(program, f"a call at line {node.lineno}")
             fn = canonical(chain)
             if fn is None:
-                return _unknown(program, f"a call to {ast.unparse(node.func)}, which is not "
-                                         "tensor math")
+                return _unknown(program, f"a call to {ast.unparse(node.func)} (not tensor math)")
             return program.add(fn, args, kwargs, spelled=ast.unparse(node.func))
         return _unknown(program, f"the expression {ast.unparse(node)[:60]!r}")

@@ -733,7 +733,7 @@ def _not_understood(program: Program | None) -> str:
     if program is None:
         return "its code was not read"
     if program.unknown:
-        return "its code uses " + "; ".join(program.unknown[:3]) + ", which tflint does not read"
+        return "its code uses what tflint does not read: " + "; ".join(program.unknown[:3])
     return "its code returns no value"
 
 
