@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -143,6 +144,10 @@ def _keras_findings(ctx: RuleContext) -> Iterator[Diagnostic]:
                 f"{_article(prediction.conversion)} conversion)",
                 suggestion=target.fallback_advice or None, target=name, weight=ops)
         leaders = [lid for lid in leaders if not any(lid in m for m in grouped.values())]
+        # Layers of one class whose ops stay off for the same reason (every LayerNormalization
+        # of a model...) are one finding.
+        same: dict[tuple[str, str, str], list[str]] = {}
+        texts: dict[str, tuple[str, str, int]] = {}
         for layer_id in leaders:
             p = prediction.by_node[layer_id]
             ids = built.ops_of_layer[layer_id]
@@ -162,8 +167,28 @@ def _keras_findings(ctx: RuleContext) -> Iterator[Diagnostic]:
             if kept and node.op_type in ("DEQUANTIZE", "QUANTIZE"):
                 why = (f"the int8 conversion leaves {histogram(kept)} in float, between a "
                        f"DEQUANTIZE and a QUANTIZE; {why}")
-            message = (f"on {target.title}: {describe(p.node)} becomes "
-                       f"{histogram(p.lowering.ops)}, {which} {verb}: {why}")
+            becomes = f"{histogram(p.lowering.ops)}, {which} {verb}: {why}"
+            same.setdefault((p.node.op_type, becomes, _TENSOR_NAME.sub("", why)), []).append(
+                layer_id)
+            texts[layer_id] = (becomes, why, len(off_ops))
+        for (cls, becomes, _), members in same.items():
+            if len(members) < _SAME_LAYERS:
+                continue
+            layers = [prediction.by_node[lid] for lid in members]
+            names = ", ".join(f"'{p.layer}'" for p in layers[:4])
+            more = ", ..." if len(layers) > 4 else ""
+            off_total = sum(texts[lid][2] for lid in members)
+            yield ctx.diagnostic(
+                layers[0].node,
+                f"on {target.title}: {len(layers)} {cls} layers ({names}{more}) each become "
+                f"{becomes} (predicted for {_article(prediction.conversion)} conversion)",
+                suggestion=target.fallback_advice or None, target=name,
+                severity=None if target.has_fallback else Severity.ERROR, weight=off_total)
+            leaders = [lid for lid in leaders if lid not in members]
+        for layer_id in leaders:
+            p = prediction.by_node[layer_id]
+            becomes, _, off_count = texts[layer_id]
+            message = f"on {target.title}: {describe(p.node)} becomes {becomes}"
             followers = joined.get(layer_id, [])
             if followers:
                 count = sum(len(built.ops_of_layer[f]) for f in followers)
@@ -175,10 +200,14 @@ def _keras_findings(ctx: RuleContext) -> Iterator[Diagnostic]:
             yield ctx.diagnostic(
                 p.node, message, suggestion=target.fallback_advice or None, target=name,
                 severity=None if target.has_fallback else Severity.ERROR,
-                weight=len(off_ops) + sum(len(built.ops_of_layer[f])
-                                          for f in joined.get(layer_id, [])))
+                weight=off_count + sum(len(built.ops_of_layer[f])
+                                       for f in joined.get(layer_id, [])))
 
 
+#: Layers of one class off the target for the same reason, from which they are one finding.
+_SAME_LAYERS = 3
+#: A tensor name a reason quotes, which differs from layer to layer.
+_TENSOR_NAME = re.compile(r" \([^()]*\)|'[^']*'")
 #: Layers sharing a reason that names no op, from which the reason is one finding.
 _GENERAL_LAYERS = 3
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -324,3 +325,43 @@ def test_a_swish_multiplies_by_its_own_input() -> None:
     conv, logistic, mul = _ops_of(built, "se_reduce")  # a convolution's swish
     assert {t.id for t in mul.inputs} == {conv.outputs[0].id, logistic.outputs[0].id}
     assert not any(t.is_constant for t in mul.inputs)
+
+
+def _chain(tmp_path: Path, layers: list[tuple[str, dict]]) -> Path:
+    """A tf.keras 2 functional config: an image input and a chain of ``(class, config)``."""
+    entries: list[dict] = [{"class_name": "InputLayer", "name": "x", "inbound_nodes": [],
+                            "config": {"batch_input_shape": [1, 8, 8, 4], "dtype": "float32",
+                                       "name": "x"}}]
+    previous = "x"
+    for i, (cls, config) in enumerate(layers):
+        name = f"{cls.lower()}{i}"
+        entries.append({"class_name": cls, "name": name, "config": {"name": name, **config},
+                        "inbound_nodes": [[[previous, 0, 0, {}]]]})
+        previous = name
+    model = {"class_name": "Functional", "keras_version": "2.15.0", "backend": "tensorflow",
+             "config": {"name": "chain", "layers": entries, "input_layers": [["x", 0, 0]],
+                        "output_layers": [[previous, 0, 0]]}}
+    path = tmp_path / "chain.json"
+    path.write_text(json.dumps(model))
+    return path
+
+
+def test_layers_of_one_class_off_for_one_reason_are_one_finding(tmp_path: Path) -> None:
+    conv = ("Conv2D", {"filters": 4, "kernel_size": [1, 1], "activation": "linear",
+                       "padding": "same", "strides": [1, 1]})
+    gelu = ("Activation", {"activation": "gelu"})
+    path = _chain(tmp_path, [conv, gelu, conv, gelu, conv, gelu])
+    config = Config(select=["TFL130"], targets=["tflm"])
+    [result] = tflint.lint(str(path), config).files
+    [finding] = result.diagnostics
+    assert finding.message.startswith("on TFLite Micro: 3 Activation layers ('activation1', "
+                                      "'activation3', 'activation5') each become GELU, which is "
+                                      "not supported: GELU")
+    two = _chain(tmp_path, [conv, gelu, conv, gelu])
+    [result] = tflint.lint(str(two), config).files
+    assert len(result.diagnostics) == 2  # fewer than three: one finding per layer
+
+
+def test_a_custom_layer_keeps_the_shape_for_the_layers_after_it() -> None:
+    result = lint("custom_code/lambda_activations.h5", ("ethos-u55-128",), "TFL130")
+    assert not [d for d in result.diagnostics if "unknown-rank" in d.message]

@@ -269,7 +269,9 @@ class _Builder:
             elif (op in _BINARY and len(data) == 1 and deps and deps[0] != 0 and produced
                   and lowering.ops[0] in _CHANNEL_OPS):
                 data.append(produced[0])  # a convolution's activation: y * sigmoid(y)
-            shape = (output_shapes[0] if i in exits
+            # Keras records no output shape for a custom layer: its ops are predicted from its
+            # code, mostly elementwise, so an exit keeps its input's shape as inner ops do.
+            shape = (output_shapes[0] if i in exits and output_shapes[0] is not None
                      else _inner_shape(op, node.op_type, node.options, data, output_shapes[0]))
             output = self.output_tensor(f"{layer.layer}/{op.lower()}_{i}", op, data, shape)
             inputs = self.operands(op, node, data, output)
