@@ -42,7 +42,7 @@ RANKINGS = ("removable_rmse", "own_rmse", "relative_rmse")
 DOMINANT = 0.05
 CLASSES = 4
 #: Synthetic samples: trained on, calibrated on, ranked on (compare's inputs), judged on.
-TRAIN, CALIBRATION, RANKED, JUDGED = 384, 128, 64, 64
+TRAIN, CALIBRATION, RANKED, JUDGED = 384, 128, 256, 256
 EPOCHS = 2
 
 
