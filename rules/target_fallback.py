@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import re
-from collections import Counter
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -127,10 +125,13 @@ def _keras_findings(ctx: RuleContext) -> Iterator[Diagnostic]:
             joined.setdefault(built.layer_of_op[leader].id, []).append(p.node.id)
         # A reason that names no op of its own and holds for many layers (the GPU delegate
         # keeping only its largest partition) is one finding, not one per layer.
-        general = Counter(_general_reason(built, delegation, lid) for lid in leaders)
-        grouped = {key: [lid for lid in leaders if _general_reason(built, delegation,
-                                                                   lid) == key]
-                   for key, count in general.items() if key and count >= _GENERAL_LAYERS}
+        by_reason: dict[str, list[str]] = {}
+        for lid in leaders:
+            key = _general_reason(built, delegation, lid)
+            if key:
+                by_reason.setdefault(key, []).append(lid)
+        grouped = {key: members for key, members in by_reason.items()
+                   if len(members) >= _GENERAL_LAYERS}
 
         for key, members in grouped.items():
             layers = [prediction.by_node[lid] for lid in members]
@@ -143,11 +144,12 @@ def _keras_findings(ctx: RuleContext) -> Iterator[Diagnostic]:
                 f"{plural(ops, 'op')}) stay on the CPU: {key.strip(': ')} (predicted for "
                 f"{_article(prediction.conversion)} conversion)",
                 suggestion=target.fallback_advice or None, target=name, weight=ops)
-        leaders = [lid for lid in leaders if not any(lid in m for m in grouped.values())]
+        reported = {lid for members in grouped.values() for lid in members}
+        leaders = [lid for lid in leaders if lid not in reported]
         # Layers of one class whose ops stay off for the same reason (every LayerNormalization
         # of a model...) are one finding.
-        same: dict[tuple[str, str, str], list[str]] = {}
-        texts: dict[str, tuple[str, str, int]] = {}
+        same: dict[tuple[str, str], list[str]] = {}
+        texts: dict[str, tuple[str, int]] = {}
         for layer_id in leaders:
             p = prediction.by_node[layer_id]
             ids = built.ops_of_layer[layer_id]
@@ -168,16 +170,15 @@ def _keras_findings(ctx: RuleContext) -> Iterator[Diagnostic]:
                 why = (f"the int8 conversion leaves {histogram(kept)} in float, between a "
                        f"DEQUANTIZE and a QUANTIZE; {why}")
             becomes = f"{histogram(p.lowering.ops)}, {which} {verb}: {why}"
-            same.setdefault((p.node.op_type, becomes, _TENSOR_NAME.sub("", why)), []).append(
-                layer_id)
-            texts[layer_id] = (becomes, why, len(off_ops))
-        for (cls, becomes, _), members in same.items():
+            same.setdefault((p.node.op_type, becomes), []).append(layer_id)
+            texts[layer_id] = (becomes, len(off_ops))
+        for (cls, becomes), members in same.items():
             if len(members) < _SAME_LAYERS:
                 continue
             layers = [prediction.by_node[lid] for lid in members]
             names = ", ".join(f"'{p.layer}'" for p in layers[:4])
             more = ", ..." if len(layers) > 4 else ""
-            off_total = sum(texts[lid][2] for lid in members)
+            off_total = sum(texts[lid][1] for lid in members)
             yield ctx.diagnostic(
                 layers[0].node,
                 f"on {target.title}: {len(layers)} {cls} layers ({names}{more}) each become "
@@ -187,7 +188,7 @@ def _keras_findings(ctx: RuleContext) -> Iterator[Diagnostic]:
             leaders = [lid for lid in leaders if lid not in members]
         for layer_id in leaders:
             p = prediction.by_node[layer_id]
-            becomes, _, off_count = texts[layer_id]
+            becomes, off_count = texts[layer_id]
             message = f"on {target.title}: {describe(p.node)} becomes {becomes}"
             followers = joined.get(layer_id, [])
             if followers:
@@ -206,8 +207,6 @@ def _keras_findings(ctx: RuleContext) -> Iterator[Diagnostic]:
 
 #: Layers of one class off the target for the same reason, from which they are one finding.
 _SAME_LAYERS = 3
-#: A tensor name a reason quotes, which differs from layer to layer.
-_TENSOR_NAME = re.compile(r" \([^()]*\)|'[^']*'")
 #: Layers sharing a reason that names no op, from which the reason is one finding.
 _GENERAL_LAYERS = 3
 
