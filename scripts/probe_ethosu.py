@@ -22,7 +22,6 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from probe_xnnpack import (  # noqa: E402
     CONV,
     DEPTHWISE,
+    Case,
     Op,
     Spec,
     bias32,
@@ -43,6 +43,7 @@ from probe_xnnpack import (  # noqa: E402
     qs8,
     qs16,
     qu8,
+    register,
     single,
 )
 from vela_runner import run_vela, vela_version  # noqa: E402
@@ -54,23 +55,12 @@ CONFIGS = ("ethos-u55-128", "ethos-u55-256", "ethos-u65-256", "ethos-u65-512",
            "ethos-u85-256", "ethos-u85-512", "ethos-u85-1024")
 
 
-@dataclass(frozen=True)
-class Case:
-    name: str
-    op: str
-    variant: str
-    make: Callable[[], bytes]
-
-
 CASES: dict[str, Case] = {}
 S4 = [1, 4, 4, 8]
 
 
 def add(op: str, key: str, variant: str, make: Callable[[], bytes]) -> None:
-    name = f"{op.lower()}__{key}"
-    if name in CASES:
-        raise ValueError(f"duplicate probe case {name}")
-    CASES[name] = Case(name, op, variant, make)
+    register(CASES, op, key, variant, make)
 
 
 def built(op: str, key: str, variant: str, *args: Any, **kw: Any) -> None:

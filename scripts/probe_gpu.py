@@ -245,6 +245,7 @@ from probe_xnnpack import (  # noqa: E402  (the builder lives next to this scrip
     CONV,
     DEPTHWISE,
     POOL,
+    Case,
     Op,
     Spec,
     bias32,
@@ -256,27 +257,16 @@ from probe_xnnpack import (  # noqa: E402  (the builder lives next to this scrip
     ints,
     model,
     qs8,
+    register,
     single,
     weights,
 )
-
-
-@dataclass(frozen=True)
-class Case:
-    name: str
-    op: str
-    variant: str
-    make: Callable[[], bytes]
-
 
 CASES: dict[str, Case] = {}
 
 
 def case(op: str, key: str, variant: str, make: Callable[[], bytes]) -> None:
-    name = f"{op.lower()}__{key}"
-    if name in CASES:
-        raise ValueError(f"duplicate probe case {name}")
-    CASES[name] = Case(name, op, variant, make)
+    register(CASES, op, key, variant, make)
 
 
 def one(op: str, key: str, variant: str, *args: Any, custom: str | None = None,

@@ -438,12 +438,18 @@ DEPTHWISE = {**CONV, "depthMultiplier": 1}
 POOL = {"padding": "VALID", "strideW": 2, "strideH": 2, "filterWidth": 2, "filterHeight": 2}
 
 
+def register(cases: dict[str, Case], op: str, key: str, variant: str,
+             make: Callable[[], bytes], source: str = "flatbuffer") -> None:
+    """Add a probe case named ``op__key`` to ``cases`` (each target's harness has its own)."""
+    name = f"{op.lower()}__{key}"
+    if name in cases:
+        raise ValueError(f"duplicate probe case {name}")
+    cases[name] = Case(name, op, variant, source, make)
+
+
 def add(op: str, key: str, variant: str, make: Callable[[], bytes],
         source: str = "flatbuffer") -> None:
-    name = f"{op.lower()}__{key}"
-    if name in CASES:
-        raise ValueError(f"duplicate probe case {name}")
-    CASES[name] = Case(name, op, variant, source, make)
+    register(CASES, op, key, variant, make, source)
 
 
 def built(op: str, key: str, variant: str, *args: Any, **kw: Any) -> None:
